@@ -1,0 +1,92 @@
+namespace IronAuth.Core.Configuration;
+
+/// <summary>Which store IronAuth keeps its state in.</summary>
+public enum StoreKind
+{
+    Sqlite,
+    Tables,
+}
+
+/// <summary>The <c>IronAuth</c> configuration section. Defaults are the documented ones.</summary>
+public sealed class IronAuthOptions
+{
+    public const string SectionName = "IronAuth";
+
+    public StoreKind Store { get; set; } = StoreKind.Sqlite;
+
+    public SqliteOptions Sqlite { get; set; } = new();
+
+    public BootstrapOptions Bootstrap { get; set; } = new();
+
+    public PasswordOptions Passwords { get; set; } = new();
+
+    public JwtOptions Jwt { get; set; } = new();
+
+    public LoginOptions Login { get; set; } = new();
+}
+
+public sealed class SqliteOptions
+{
+    public string Path { get; set; } = "ironauth.db";
+
+    /// <summary>How long a write waits for another process's lock before failing.</summary>
+    public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+public sealed class BootstrapOptions
+{
+    public string? AdminUsername { get; set; }
+
+    public string? AdminPassword { get; set; }
+}
+
+public sealed class PasswordOptions
+{
+    public int BcryptWorkFactor { get; set; } = 12;
+
+    public int MinLength { get; set; } = 12;
+
+    /// <summary>Hashes allowed to run at once; the rest queue so a login flood cannot take every core.</summary>
+    public int MaxConcurrentHashes { get; set; } = Math.Max(1, Environment.ProcessorCount - 1);
+
+    /// <summary>How long a login may queue for a hashing slot before it is turned away (503).</summary>
+    public TimeSpan HashQueueTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan ResetTokenLifetime { get; set; } = TimeSpan.FromMinutes(30);
+}
+
+public enum SigningAlgorithm
+{
+    RS256,
+    ES256,
+}
+
+public sealed class JwtOptions
+{
+    public string Issuer { get; set; } = "ironauth";
+
+    public string Audience { get; set; } = "ironauth";
+
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    public SigningAlgorithm Algorithm { get; set; } = SigningAlgorithm.RS256;
+
+    /// <summary>PEM private key. When absent, one is generated once and kept in the store.</summary>
+    public string? SigningKey { get; set; }
+
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed class LoginOptions
+{
+    public int MaxFailures { get; set; } = 5;
+
+    public int LockoutSeconds { get; set; } = 60;
+
+    /// <summary>Upper bound of the lock, which doubles on each repeated lock.</summary>
+    public int MaxLockoutSeconds { get; set; } = 3600;
+
+    public int PerIpPerMinute { get; set; } = 30;
+}

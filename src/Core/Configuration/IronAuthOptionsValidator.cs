@@ -1,0 +1,117 @@
+using System.Security.Cryptography;
+using IronAuth.Core.Passwords;
+using Microsoft.Extensions.Options;
+
+namespace IronAuth.Core.Configuration;
+
+/// <summary>Checks every setting at start and names each bad one, so a misconfiguration fails fast and clearly.</summary>
+public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
+{
+    public ValidateOptionsResult Validate(string? name, IronAuthOptions options)
+    {
+        var errors = new List<string>();
+
+        if (options.Store == StoreKind.Sqlite && string.IsNullOrWhiteSpace(options.Sqlite.Path))
+        {
+            errors.Add("IronAuth:Sqlite:Path must name a database file.");
+        }
+
+        if (options.Sqlite.BusyTimeout < TimeSpan.Zero || options.Sqlite.BusyTimeout > TimeSpan.FromMinutes(1))
+        {
+            errors.Add("IronAuth:Sqlite:BusyTimeout must be between 00:00:00 and 00:01:00.");
+        }
+
+        var passwords = options.Passwords;
+        if (passwords.BcryptWorkFactor is < 4 or > 31)
+        {
+            errors.Add($"IronAuth:Passwords:BcryptWorkFactor must be between 4 and 31 (was {passwords.BcryptWorkFactor}).");
+        }
+
+        if (passwords.MinLength is < 8 or > PasswordLimits.MaxBytes)
+        {
+            errors.Add($"IronAuth:Passwords:MinLength must be between 8 and {PasswordLimits.MaxBytes} (was {passwords.MinLength}).");
+        }
+
+        if (passwords.MaxConcurrentHashes < 1)
+        {
+            errors.Add("IronAuth:Passwords:MaxConcurrentHashes must be at least 1.");
+        }
+
+        if (passwords.ResetTokenLifetime <= TimeSpan.Zero || passwords.ResetTokenLifetime > TimeSpan.FromDays(7))
+        {
+            errors.Add("IronAuth:Passwords:ResetTokenLifetime must be positive and at most 7 days.");
+        }
+
+        var jwt = options.Jwt;
+        if (string.IsNullOrWhiteSpace(jwt.Issuer))
+        {
+            errors.Add("IronAuth:Jwt:Issuer must not be empty.");
+        }
+
+        if (string.IsNullOrWhiteSpace(jwt.Audience))
+        {
+            errors.Add("IronAuth:Jwt:Audience must not be empty.");
+        }
+
+        if (jwt.AccessTokenLifetime < TimeSpan.FromMinutes(1) || jwt.AccessTokenLifetime > TimeSpan.FromDays(1))
+        {
+            errors.Add($"IronAuth:Jwt:AccessTokenLifetime must be between 00:01:00 and 1.00:00:00 (was {jwt.AccessTokenLifetime}).");
+        }
+
+        if (jwt.RefreshTokenLifetime <= jwt.AccessTokenLifetime || jwt.RefreshTokenLifetime > TimeSpan.FromDays(365))
+        {
+            errors.Add("IronAuth:Jwt:RefreshTokenLifetime must be longer than the access token lifetime and at most 365 days.");
+        }
+
+        if (jwt.SigningKey is { Length: > 0 } pem && !IsUsablePrivateKey(pem, jwt.Algorithm))
+        {
+            errors.Add($"IronAuth:Jwt:SigningKey must be a PEM private key for {jwt.Algorithm} ({(jwt.Algorithm == SigningAlgorithm.RS256 ? "RSA, at least 2048 bits" : "EC P-256")}).");
+        }
+
+        var login = options.Login;
+        if (login.MaxFailures < 1)
+        {
+            errors.Add("IronAuth:Login:MaxFailures must be at least 1.");
+        }
+
+        if (login.LockoutSeconds < 1 || login.MaxLockoutSeconds < login.LockoutSeconds)
+        {
+            errors.Add("IronAuth:Login:LockoutSeconds must be at least 1 and no more than MaxLockoutSeconds.");
+        }
+
+        if (login.PerIpPerMinute < 1)
+        {
+            errors.Add("IronAuth:Login:PerIpPerMinute must be at least 1.");
+        }
+
+        var bootstrap = options.Bootstrap;
+        if (string.IsNullOrEmpty(bootstrap.AdminUsername) != string.IsNullOrEmpty(bootstrap.AdminPassword))
+        {
+            errors.Add("IronAuth:Bootstrap:AdminUsername and AdminPassword must be set together.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static bool IsUsablePrivateKey(string pem, SigningAlgorithm algorithm)
+    {
+        try
+        {
+            if (algorithm == SigningAlgorithm.RS256)
+            {
+                using var rsa = RSA.Create();
+                rsa.ImportFromPem(pem);
+                return rsa.KeySize >= 2048 && rsa.ExportParameters(includePrivateParameters: true).D is not null;
+            }
+
+            using var ec = ECDsa.Create();
+            ec.ImportFromPem(pem);
+            var parameters = ec.ExportParameters(includePrivateParameters: true);
+            return parameters.D is not null && parameters.Curve.Oid.Value == ECCurve.NamedCurves.nistP256.Oid.Value;
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using IronAuth.Core.Audit;
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Hosting;
+using IronAuth.Core.Passwords;
+using IronAuth.Core.Sessions;
+using IronAuth.Core.Signing;
+using IronAuth.Core.Storage;
+using IronAuth.Core.Storage.Sqlite;
+using IronAuth.Core.Users;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+public static class IronAuthCoreServiceCollectionExtensions
+{
+    /// <summary>The domain services, options bound from <c>IronAuth</c> and validated at start. Safe to call twice.</summary>
+    public static IServiceCollection AddIronAuthCore(this IServiceCollection services)
+    {
+        services.AddOptions<IronAuthOptions>().BindConfiguration(IronAuthOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IronAuthOptions>, IronAuthOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<PasswordPolicy>();
+        services.TryAddSingleton<PasswordHasher>();
+        services.TryAddSingleton<SigningKeys>();
+        services.TryAddSingleton<AccessTokens>();
+        services.TryAddSingleton<LoginThrottle>();
+        services.TryAddSingleton<SignInManager>();
+        services.TryAddSingleton<UserManager>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
+        return services;
+    }
+
+    /// <summary>The store named by <c>IronAuth:Store</c>.</summary>
+    public static IServiceCollection AddIronAuthStore(this IServiceCollection services, IConfiguration configuration)
+    {
+        var store = configuration[$"{IronAuthOptions.SectionName}:Store"];
+        if (string.IsNullOrEmpty(store) || store.Equals(nameof(StoreKind.Sqlite), StringComparison.OrdinalIgnoreCase))
+        {
+            return services.AddSqliteStore();
+        }
+
+        throw new OptionsValidationException(
+            "IronAuth:Store", typeof(IronAuthOptions), [$"IronAuth:Store must be 'sqlite' in this build (was '{store}')."]);
+    }
+
+    public static IServiceCollection AddSqliteStore(this IServiceCollection services)
+    {
+        services.TryAddSingleton<SqliteDatabase>();
+        services.TryAddSingleton<IStoreLifecycle>(sp => sp.GetRequiredService<SqliteDatabase>());
+        services.TryAddSingleton<IUserStore, SqliteUserStore>();
+        services.TryAddSingleton<ISessionStore, SqliteSessionStore>();
+        services.TryAddSingleton<IAuditStore, SqliteAuditStore>();
+        services.TryAddSingleton<IPasswordResetStore, SqlitePasswordResetStore>();
+        services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
+        return services;
+    }
+}

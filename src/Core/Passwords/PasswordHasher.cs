@@ -1,0 +1,93 @@
+using System.Text;
+using IronAuth.Core.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace IronAuth.Core.Passwords;
+
+/// <summary>The outcome of checking a password against a stored hash.</summary>
+public enum PasswordVerdict
+{
+    Mismatch,
+    Match,
+
+    /// <summary>The password matched a hash made with a lower work factor than configured: store a new hash.</summary>
+    MatchNeedsRehash,
+}
+
+/// <summary>
+/// bcrypt hashing with bounded concurrency. Each hash costs ~240 ms of one core at work factor 12,
+/// so at most <see cref="PasswordOptions.MaxConcurrentHashes"/> run at once and the rest queue:
+/// a login flood then slows logins, not every other request on the machine.
+/// </summary>
+public sealed class PasswordHasher : IDisposable
+{
+    private readonly SemaphoreSlim slots;
+    private readonly PasswordOptions options;
+    private readonly Lazy<string> dummyHash;
+
+    public PasswordHasher(IOptions<IronAuthOptions> options)
+    {
+        this.options = options.Value.Passwords;
+        slots = new SemaphoreSlim(this.options.MaxConcurrentHashes, this.options.MaxConcurrentHashes);
+        // Unknown usernames are checked against this hash so they cost the same as a wrong password.
+        dummyHash = new Lazy<string>(() => BCrypt.Net.BCrypt.HashPassword(Ids.NewSecret(), this.options.BcryptWorkFactor));
+    }
+
+    public static Failure Busy { get; } =
+        new(FailureKind.Unavailable, "server_busy", "Too many sign-ins are being processed; try again shortly.")
+        {
+            RetryAfter = TimeSpan.FromSeconds(1),
+        };
+
+    /// <summary>Hashes a password; null when no hashing slot freed up in time.</summary>
+    public Task<string?> HashAsync(string password, CancellationToken cancellationToken) =>
+        RunAsync(() => BCrypt.Net.BCrypt.HashPassword(password, options.BcryptWorkFactor), cancellationToken);
+
+    /// <summary>Checks a password; null when no hashing slot freed up in time.</summary>
+    public async Task<PasswordVerdict?> VerifyAsync(string password, string? hash, CancellationToken cancellationToken)
+    {
+        // Oversized input can never match a policy-made hash; it still costs one hash so timing says nothing.
+        var usable = hash is not null && Encoding.UTF8.GetByteCount(password) <= PasswordLimits.MaxBytes;
+        var target = usable ? hash! : dummyHash.Value;
+        var matched = await RunAsync(() => (bool?)Verify(password, target), cancellationToken);
+        return matched switch
+        {
+            null => null,
+            true when usable => BCrypt.Net.BCrypt.PasswordNeedsRehash(hash!, options.BcryptWorkFactor)
+                ? PasswordVerdict.MatchNeedsRehash
+                : PasswordVerdict.Match,
+            _ => PasswordVerdict.Mismatch,
+        };
+    }
+
+    public void Dispose() => slots.Dispose();
+
+    private static bool Verify(string password, string hash)
+    {
+        try
+        {
+            return BCrypt.Net.BCrypt.Verify(password, hash);
+        }
+        catch (BCrypt.Net.SaltParseException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<T?> RunAsync<T>(Func<T> work, CancellationToken cancellationToken)
+    {
+        if (!await slots.WaitAsync(options.HashQueueTimeout, cancellationToken))
+        {
+            return default;
+        }
+
+        try
+        {
+            return work();
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Signing;
+using IronAuth.Core.Users;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace IronAuth.Core.Sessions;
+
+public sealed record IssuedAccessToken(string Token, string Jti, DateTimeOffset ExpiresAt);
+
+/// <summary>The claims IronAuth relies on from a valid access token.</summary>
+public sealed record AccessTokenClaims(string UserId, string SessionId, string Jti);
+
+/// <summary>
+/// Issues and validates access JWTs (RFC 9068 <c>at+jwt</c>): iss, aud, sub, iat, nbf, exp, jti, sid
+/// and role, signed with the asymmetric key from <see cref="SigningKeys"/> under its kid.
+/// </summary>
+public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> options, TimeProvider time)
+{
+    public const string TokenType = "at+jwt";
+
+    private readonly JsonWebTokenHandler handler = new() { SetDefaultTimesOnTokenCreation = false, MapInboundClaims = false };
+    private readonly JwtOptions jwt = options.Value.Jwt;
+
+    public async Task<IssuedAccessToken> IssueAsync(User user, string sessionId)
+    {
+        var material = await keys.GetAsync();
+        var now = time.GetUtcNow();
+        // JWT dates have whole-second resolution; truncating keeps exp exactly iat + lifetime.
+        now = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
+        var expires = now + jwt.AccessTokenLifetime;
+        var jti = Ids.NewSecret(16);
+        var token = handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = jwt.Issuer,
+            Audience = jwt.Audience,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = expires.UtcDateTime,
+            TokenType = TokenType,
+            SigningCredentials = material.Credentials,
+            Claims = new Dictionary<string, object>
+            {
+                [JwtRegisteredClaimNames.Sub] = user.Id,
+                [JwtRegisteredClaimNames.Jti] = jti,
+                [JwtRegisteredClaimNames.Sid] = sessionId,
+                ["role"] = user.Role.ToWire(),
+                [JwtRegisteredClaimNames.PreferredUsername] = user.Username,
+            },
+        });
+        return new IssuedAccessToken(token, jti, expires);
+    }
+
+    /// <summary>Validates signature, algorithm, type, issuer, audience and lifetime; null when any fails.</summary>
+    public async Task<AccessTokenClaims?> ValidateAsync(string token)
+    {
+        var material = await keys.GetAsync();
+        var result = await handler.ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = jwt.Issuer,
+            ValidAudience = jwt.Audience,
+            IssuerSigningKey = material.PublicKey,
+            ValidAlgorithms = [material.Algorithm],
+            ValidTypes = [TokenType],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateIssuerSigningKey = true,
+            LifetimeValidator = ValidateLifetime,
+        });
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken parsed)
+        {
+            return null;
+        }
+
+        return parsed.TryGetPayloadValue<string>(JwtRegisteredClaimNames.Sid, out var sid)
+            && Ids.IsWellFormed(sid) && Ids.IsWellFormed(parsed.Subject)
+            ? new AccessTokenClaims(parsed.Subject, sid, parsed.Id)
+            : null;
+    }
+
+    private bool ValidateLifetime(DateTime? notBefore, DateTime? expires, SecurityToken token, TokenValidationParameters parameters)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return expires is { } exp && now < exp + jwt.ClockSkew && (notBefore is not { } nbf || now >= nbf - jwt.ClockSkew);
+    }
+}

@@ -1,0 +1,216 @@
+using IronAuth.Core.Audit;
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Passwords;
+using IronAuth.Core.Users;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace IronAuth.Core.Sessions;
+
+/// <summary>What a successful login or refresh hands back.</summary>
+public sealed record SignIn(User User, string SessionId, IssuedAccessToken Access, string RefreshToken, DateTimeOffset RefreshExpiresAt);
+
+/// <summary>Password sign-in, refresh-token rotation, logout and access-token authentication.</summary>
+public sealed partial class SignInManager(
+    IUserStore users,
+    ISessionStore sessions,
+    IAuditStore audit,
+    PasswordHasher hasher,
+    AccessTokens accessTokens,
+    LoginThrottle throttle,
+    IOptions<IronAuthOptions> options,
+    TimeProvider time,
+    ILogger<SignInManager> logger)
+{
+    // One body for unknown users and wrong passwords so a response never says whether a username exists.
+    private static readonly Failure InvalidCredentials =
+        new(FailureKind.Unauthorized, "invalid_credentials", "The username or password is incorrect.");
+
+    private static readonly Failure InvalidRefreshToken =
+        new(FailureKind.Unauthorized, "invalid_refresh_token", "The refresh token is invalid or expired.");
+
+    private static readonly Failure InvalidToken =
+        new(FailureKind.Unauthorized, "invalid_token", "The access token is invalid, expired or revoked.");
+
+    public async Task<Result<SignIn>> LoginAsync(string username, string password, string? clientIp, CancellationToken cancellationToken)
+    {
+        if (throttle.TryAcquire(clientIp) is { } wait)
+        {
+            LogLoginThrottled(logger);
+            return new Failure(FailureKind.TooManyRequests, "rate_limited", "Too many login attempts from this address.") { RetryAfter = wait };
+        }
+
+        var now = time.GetUtcNow();
+        var user = UsernameRules.CheckUsername(username) is null
+            ? await users.FindByUsernameAsync(UsernameRules.Normalize(username), cancellationToken)
+            : null;
+        if (user is { Status: UserStatus.Deleted })
+        {
+            user = null;
+        }
+
+        if (user is not null && Lockout.IsLocked(user, now))
+        {
+            await AppendAsync(Actor.Anonymous(clientIp), AuditActions.LoginFailed, user.Id, ("reason", "locked"));
+            return new Failure(FailureKind.TooManyRequests, "account_locked", "Too many failed sign-ins; the account is locked for a while.")
+            {
+                RetryAfter = user.LockedUntil!.Value - now,
+            };
+        }
+
+        var verdict = await hasher.VerifyAsync(password, user?.PasswordHash, cancellationToken);
+        if (verdict is null)
+        {
+            return PasswordHasher.Busy;
+        }
+
+        if (user is null || verdict == PasswordVerdict.Mismatch)
+        {
+            await RecordFailureAsync(user, username, clientIp, cancellationToken);
+            return InvalidCredentials;
+        }
+
+        if (!user.IsActive)
+        {
+            await AppendAsync(Actor.Anonymous(clientIp), AuditActions.LoginFailed, user.Id, ("reason", "suspended"));
+            return new Failure(FailureKind.Forbidden, "account_suspended", "This account is suspended.");
+        }
+
+        var rehash = verdict == PasswordVerdict.MatchNeedsRehash ? await hasher.HashAsync(password, cancellationToken) : null;
+        var updated = await users.ChangeAsync(
+            user.Id,
+            current => Lockout.RecordSuccess(current, now) with { PasswordHash = rehash ?? current.PasswordHash },
+            cancellationToken);
+        user = updated.Value ?? user;
+
+        var signIn = await StartSessionAsync(user, cancellationToken);
+        await AppendAsync(new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId));
+        return signIn;
+    }
+
+    public async Task<Result<SignIn>> RefreshAsync(string refreshToken, string? clientIp, CancellationToken cancellationToken)
+    {
+        if (!RefreshTokens.TryParse(refreshToken, out var sessionId)
+            || await sessions.FindAsync(sessionId, cancellationToken) is not { } session)
+        {
+            return InvalidRefreshToken;
+        }
+
+        var now = time.GetUtcNow();
+        var user = await users.FindByIdAsync(session.UserId, cancellationToken);
+        if (user is not { IsActive: true })
+        {
+            await sessions.RevokeAsync(sessionId, "user_inactive", now, cancellationToken);
+            return InvalidRefreshToken;
+        }
+
+        var next = RefreshTokens.New(sessionId);
+        var nextExpires = now + options.Value.Jwt.RefreshTokenLifetime;
+        var outcome = await sessions.RotateAsync(
+            sessionId, Ids.Digest(refreshToken), new RefreshTokenRecord(Ids.Digest(next), sessionId, now, nextExpires), now, cancellationToken);
+
+        var actor = new Actor(user.Id, user.Username, clientIp);
+        switch (outcome)
+        {
+            case RotationOutcome.Rotated:
+                var access = await accessTokens.IssueAsync(user, sessionId);
+                await AppendAsync(actor, AuditActions.SessionRefreshed, user.Id, ("session_id", sessionId));
+                return new SignIn(user, sessionId, access, next, nextExpires);
+            case RotationOutcome.Reused:
+                LogRefreshReuse(logger, sessionId);
+                await AppendAsync(actor, AuditActions.RefreshReuseDetected, user.Id, ("session_id", sessionId));
+                return new Failure(FailureKind.Unauthorized, "token_reuse_detected",
+                    "This refresh token was already used; the session has been revoked. Sign in again.");
+            default:
+                return InvalidRefreshToken;
+        }
+    }
+
+    public async Task LogoutAsync(Caller caller, string? clientIp, CancellationToken cancellationToken)
+    {
+        if (caller.SessionId is { } sessionId
+            && await sessions.RevokeAsync(sessionId, "logout", time.GetUtcNow(), cancellationToken))
+        {
+            await AppendAsync(caller.ToActor(clientIp), AuditActions.LoggedOut, caller.UserId, ("session_id", sessionId));
+        }
+    }
+
+    /// <summary>
+    /// Authenticates an access JWT for IronAuth's own endpoints: beyond the signature and lifetime, its
+    /// session must still be active (so logout and revocation take effect at once) and its user active.
+    /// The role comes from the stored user, not the token, so a demotion also takes effect at once.
+    /// </summary>
+    public async Task<Result<Caller>> AuthenticateAsync(string accessToken, CancellationToken cancellationToken)
+    {
+        if (await accessTokens.ValidateAsync(accessToken) is not { } claims)
+        {
+            return InvalidToken;
+        }
+
+        var now = time.GetUtcNow();
+        var session = await sessions.FindAsync(claims.SessionId, cancellationToken);
+        if (session is null || session.UserId != claims.UserId || !session.IsActiveAt(now))
+        {
+            return InvalidToken;
+        }
+
+        var user = await users.FindByIdAsync(claims.UserId, cancellationToken);
+        if (user is not { IsActive: true })
+        {
+            return InvalidToken;
+        }
+
+        return new Caller(user, AuthMethod.Session, Permissions.Of(user.Role), session.Id, null);
+    }
+
+    private async Task<SignIn> StartSessionAsync(User user, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var sessionId = Ids.New(time);
+        var refresh = RefreshTokens.New(sessionId);
+        var expires = now + options.Value.Jwt.RefreshTokenLifetime;
+        await sessions.CreateAsync(
+            new Session { Id = sessionId, UserId = user.Id, CreatedAt = now, ExpiresAt = expires },
+            new RefreshTokenRecord(Ids.Digest(refresh), sessionId, now, expires),
+            cancellationToken);
+        var access = await accessTokens.IssueAsync(user, sessionId);
+        return new SignIn(user, sessionId, access, refresh, expires);
+    }
+
+    private async Task RecordFailureAsync(User? user, string username, string? clientIp, CancellationToken cancellationToken)
+    {
+        var actor = Actor.Anonymous(clientIp);
+        if (user is null)
+        {
+            // The attempted name is recorded only when it is a valid username, so a password typed into
+            // the username field is less likely to land in the log.
+            var attempted = UsernameRules.CheckUsername(username) is null ? username : "(invalid)";
+            await AppendAsync(actor, AuditActions.LoginFailed, null, ("reason", "invalid_credentials"), ("username", attempted));
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        var login = options.Value.Login;
+        var changed = await users.ChangeAsync(user.Id, current => Lockout.RecordFailure(current, login, now), cancellationToken);
+        await AppendAsync(actor, AuditActions.LoginFailed, user.Id, ("reason", "invalid_credentials"));
+        if (changed.Value is { } after && Lockout.IsLocked(after, now) && !Lockout.IsLocked(user, now))
+        {
+            LogAccountLocked(logger, user.Id, after.LockedUntil!.Value);
+            await AppendAsync(Actor.System, AuditActions.AccountLocked, user.Id, ("until", after.LockedUntil!.Value.ToString("O")));
+        }
+    }
+
+    private Task AppendAsync(Actor actor, string action, string? userId, params (string Key, string Value)[] details) =>
+        audit.AppendAsync(
+            AuditEntry.Create(time, actor, action, userId is null ? null : "user", userId, details.ToDictionary(d => d.Key, d => d.Value)),
+            CancellationToken.None);
+
+    [LoggerMessage(EventId = 1001, EventName = "LoginThrottled", Level = LogLevel.Warning, Message = "Login attempt refused: too many attempts from one client address")]
+    private static partial void LogLoginThrottled(ILogger logger);
+
+    [LoggerMessage(EventId = 1002, EventName = "AccountLocked", Level = LogLevel.Warning, Message = "User {UserId} locked until {LockedUntil} after repeated failed sign-ins")]
+    private static partial void LogAccountLocked(ILogger logger, string userId, DateTimeOffset lockedUntil);
+
+    [LoggerMessage(EventId = 1003, EventName = "RefreshTokenReuse", Level = LogLevel.Warning, Message = "Spent refresh token presented again; session {SessionId} revoked")]
+    private static partial void LogRefreshReuse(ILogger logger, string sessionId);
+}

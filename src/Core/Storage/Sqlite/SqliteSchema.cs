@@ -1,0 +1,86 @@
+namespace IronAuth.Core.Storage.Sqlite;
+
+/// <summary>
+/// The schema as an ordered list of migrations; <c>PRAGMA user_version</c> records how many have run.
+/// Append new migrations, never edit applied ones. Times are Unix milliseconds (UTC).
+/// </summary>
+internal static class SqliteSchema
+{
+    public static IReadOnlyList<string> Migrations { get; } =
+    [
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            normalized_username TEXT NOT NULL UNIQUE,
+            email TEXT,
+            display_name TEXT,
+            role TEXT NOT NULL,
+            status TEXT NOT NULL,
+            status_reason TEXT,
+            password_hash TEXT NOT NULL,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            lockout_count INTEGER NOT NULL DEFAULT 0,
+            locked_until INTEGER,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            version TEXT NOT NULL
+        );
+        CREATE INDEX ix_users_role_status ON users (role, status);
+
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            revoked_reason TEXT
+        );
+        CREATE INDEX ix_sessions_user ON sessions (user_id);
+
+        CREATE TABLE refresh_tokens (
+            digest BLOB PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            issued_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            spent_at INTEGER
+        );
+        CREATE INDEX ix_refresh_tokens_session ON refresh_tokens (session_id);
+
+        CREATE TABLE password_resets (
+            digest BLOB PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            spent_at INTEGER
+        );
+        CREATE INDEX ix_password_resets_user ON password_resets (user_id);
+
+        CREATE TABLE signing_keys (
+            id TEXT PRIMARY KEY,
+            algorithm TEXT NOT NULL,
+            private_key_pem TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            at INTEGER NOT NULL,
+            actor_id TEXT,
+            actor_name TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target_type TEXT,
+            target_id TEXT,
+            client_ip TEXT,
+            details TEXT NOT NULL
+        );
+        CREATE INDEX ix_audit_actor ON audit_log (actor_id, seq);
+        CREATE INDEX ix_audit_target ON audit_log (target_id, seq);
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        """,
+    ];
+}

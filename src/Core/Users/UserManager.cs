@@ -1,0 +1,307 @@
+using IronAuth.Core.Audit;
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Passwords;
+using IronAuth.Core.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace IronAuth.Core.Users;
+
+public sealed record NewUser(string Username, string Password, Role Role, string? Email = null, string? DisplayName = null);
+
+/// <summary>A profile change: a field that is not <c>Set</c> stays as it is; set to null, it is cleared.</summary>
+public sealed record ProfileChange(bool EmailSet, string? Email, bool DisplayNameSet, string? DisplayName);
+
+public sealed record IssuedPasswordReset(string Token, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// The rules for user accounts: validation, password policy, the last-admin rule, ending sessions when an
+/// account stops being usable, and an audit entry for every change. Who may call what is decided at the edge
+/// with <see cref="Caller.Require"/>.
+/// </summary>
+public sealed class UserManager(
+    IUserStore users,
+    ISessionStore sessions,
+    IPasswordResetStore resets,
+    IAuditStore audit,
+    PasswordPolicy policy,
+    PasswordHasher hasher,
+    IOptions<IronAuthOptions> options,
+    TimeProvider time)
+{
+    public const int MaxPageSize = 200;
+
+    private static readonly Failure InvalidResetToken =
+        new(FailureKind.Validation, "invalid_reset_token", "The reset token is invalid, expired or already used.");
+
+    public async Task<Result<User>> CreateAsync(Actor actor, NewUser request, CancellationToken cancellationToken)
+    {
+        var invalid = UsernameRules.CheckUsername(request.Username)
+            ?? UsernameRules.CheckEmail(request.Email)
+            ?? UsernameRules.CheckDisplayName(request.DisplayName)
+            ?? policy.Check(request.Password, request.Username);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        if (await hasher.HashAsync(request.Password, cancellationToken) is not { } hash)
+        {
+            return PasswordHasher.Busy;
+        }
+
+        var now = time.GetUtcNow();
+        var user = new User
+        {
+            Id = Ids.New(time),
+            Username = request.Username,
+            Email = request.Email,
+            DisplayName = request.DisplayName,
+            Role = request.Role,
+            PasswordHash = hash,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        if (!await users.CreateAsync(user, cancellationToken))
+        {
+            return Failure.Conflict("username_taken", $"The username '{request.Username}' is already taken.");
+        }
+
+        await AppendAsync(actor, AuditActions.UserCreated, user.Id, ("username", user.Username), ("role", user.Role.ToWire()));
+        return await users.FindByIdAsync(user.Id, cancellationToken) ?? user;
+    }
+
+    public async Task<Result<User>> GetAsync(string id, CancellationToken cancellationToken) =>
+        Ids.IsWellFormed(id) && await users.FindByIdAsync(id, cancellationToken) is { } user ? user : Failure.NotFound("User");
+
+    public Task<Result<User>> FindByUsernameAsync(string username, CancellationToken cancellationToken) =>
+        FindByUsernameCoreAsync(username, cancellationToken);
+
+    public Task<Page<User>> ListAsync(UserQuery query, CancellationToken cancellationToken) =>
+        users.ListAsync(query with { Limit = Math.Clamp(query.Limit, 1, MaxPageSize) }, cancellationToken);
+
+    public async Task<Result<User>> UpdateProfileAsync(Actor actor, string id, ProfileChange change, CancellationToken cancellationToken)
+    {
+        var invalid = (change.EmailSet ? UsernameRules.CheckEmail(change.Email) : null)
+            ?? (change.DisplayNameSet ? UsernameRules.CheckDisplayName(change.DisplayName) : null);
+        if (invalid is not null)
+        {
+            return invalid;
+        }
+
+        var result = await ChangeAsync(id, user => user with
+        {
+            Email = change.EmailSet ? change.Email : user.Email,
+            DisplayName = change.DisplayNameSet ? change.DisplayName : user.DisplayName,
+        }, cancellationToken);
+        if (result.Succeeded)
+        {
+            var fields = string.Join(',', new[] { change.EmailSet ? "email" : null, change.DisplayNameSet ? "display_name" : null }.OfType<string>());
+            await AppendAsync(actor, AuditActions.UserUpdated, id, ("fields", fields));
+        }
+
+        return result;
+    }
+
+    public async Task<Result<User>> SuspendAsync(Actor actor, string id, string? reason, CancellationToken cancellationToken)
+    {
+        if (reason is { Length: > 500 })
+        {
+            return Failure.Validation("reason must be at most 500 characters.");
+        }
+
+        var result = await ChangeAsync(
+            id,
+            user => user.Status == UserStatus.Deleted
+                ? Failure.Conflict("user_deleted", "A deleted user cannot be suspended.")
+                : user with { Status = UserStatus.Suspended, StatusReason = reason },
+            cancellationToken,
+            keepAnActiveAdmin: IsActiveAdmin);
+        if (result.Succeeded)
+        {
+            await sessions.RevokeAllAsync(id, null, "user_suspended", time.GetUtcNow(), cancellationToken);
+            await AppendAsync(actor, AuditActions.UserSuspended, id, ("reason", reason ?? ""));
+        }
+
+        return result;
+    }
+
+    public async Task<Result<User>> ActivateAsync(Actor actor, string id, CancellationToken cancellationToken)
+    {
+        var result = await ChangeAsync(
+            id,
+            user => user.Status == UserStatus.Deleted
+                ? Failure.Conflict("user_deleted", "A deleted user cannot be reactivated.")
+                : user with { Status = UserStatus.Active, StatusReason = null, FailedLogins = 0, LockedUntil = null },
+            cancellationToken);
+        if (result.Succeeded)
+        {
+            await AppendAsync(actor, AuditActions.UserActivated, id);
+        }
+
+        return result;
+    }
+
+    public async Task<Result<User>> DeleteAsync(Actor actor, string id, CancellationToken cancellationToken)
+    {
+        var result = await ChangeAsync(
+            id,
+            user => user with { Status = UserStatus.Deleted },
+            cancellationToken,
+            keepAnActiveAdmin: IsActiveAdmin);
+        if (result.Succeeded)
+        {
+            await sessions.RevokeAllAsync(id, null, "user_deleted", time.GetUtcNow(), cancellationToken);
+            await AppendAsync(actor, AuditActions.UserDeleted, id);
+        }
+
+        return result;
+    }
+
+    public async Task<Result<User>> SetRoleAsync(Actor actor, string id, Role role, CancellationToken cancellationToken)
+    {
+        Role? previous = null;
+        var result = await ChangeAsync(
+            id,
+            user =>
+            {
+                previous = user.Role;
+                return user.Status == UserStatus.Deleted
+                    ? Failure.Conflict("user_deleted", "A deleted user's role cannot change.")
+                    : user with { Role = role };
+            },
+            cancellationToken,
+            keepAnActiveAdmin: user => role != Role.Admin && IsActiveAdmin(user));
+        if (result.Succeeded && previous != role)
+        {
+            await AppendAsync(actor, AuditActions.UserRoleChanged, id, ("from", previous!.Value.ToWire()), ("to", role.ToWire()));
+        }
+
+        return result;
+    }
+
+    /// <summary>Self-service change: needs the current password and ends the user's other sessions.</summary>
+    public async Task<Result<User>> ChangePasswordAsync(
+        Actor actor, string id, string currentPassword, string newPassword, string? keepSessionId, CancellationToken cancellationToken)
+    {
+        if (await GetAsync(id, cancellationToken) is not { Value: { } user })
+        {
+            return Failure.NotFound("User");
+        }
+
+        switch (await hasher.VerifyAsync(currentPassword, user.PasswordHash, cancellationToken))
+        {
+            case null:
+                return PasswordHasher.Busy;
+            case PasswordVerdict.Mismatch:
+                return new Failure(FailureKind.Forbidden, "invalid_credentials", "current_password is incorrect.");
+        }
+
+        var result = await SetPasswordAsync(user, newPassword, cancellationToken);
+        if (result.Succeeded)
+        {
+            await sessions.RevokeAllAsync(id, keepSessionId, "password_changed", time.GetUtcNow(), cancellationToken);
+            await AppendAsync(actor, AuditActions.PasswordChanged, id);
+        }
+
+        return result;
+    }
+
+    /// <summary>Issues a one-time reset token, shown once; only its digest is stored.</summary>
+    public async Task<Result<IssuedPasswordReset>> IssuePasswordResetAsync(Actor actor, string id, CancellationToken cancellationToken)
+    {
+        if (await GetAsync(id, cancellationToken) is not { Value: { IsActive: true } user })
+        {
+            return Failure.NotFound("Active user");
+        }
+
+        var now = time.GetUtcNow();
+        var token = Ids.NewSecret();
+        var expires = now + options.Value.Passwords.ResetTokenLifetime;
+        await resets.AddAsync(new PasswordResetTicket(Ids.Digest(token), user.Id, now, expires), cancellationToken);
+        await AppendAsync(actor, AuditActions.PasswordResetIssued, id, ("expires_at", expires.ToString("O")));
+        return new IssuedPasswordReset(token, expires);
+    }
+
+    /// <summary>Spends a reset token and sets the new password; ends every session of the user.</summary>
+    public async Task<Result<User>> ConfirmPasswordResetAsync(string token, string newPassword, string? clientIp, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (token is not { Length: 43 } || await resets.FindUsableAsync(Ids.Digest(token), now, cancellationToken) is not { } ticket
+            || await users.FindByIdAsync(ticket.UserId, cancellationToken) is not { IsActive: true } user)
+        {
+            return InvalidResetToken;
+        }
+
+        // Check the policy before spending, so a rejected password does not burn the token.
+        if (policy.Check(newPassword, user.Username) is { } weak)
+        {
+            return weak;
+        }
+
+        if (!await resets.SpendAsync(ticket.Digest, now, cancellationToken))
+        {
+            return InvalidResetToken;
+        }
+
+        var result = await SetPasswordAsync(user, newPassword, cancellationToken, clearLockout: true);
+        if (result.Succeeded)
+        {
+            await sessions.RevokeAllAsync(user.Id, null, "password_reset", now, cancellationToken);
+            await AppendAsync(new Actor(user.Id, user.Username, clientIp), AuditActions.PasswordReset, user.Id);
+        }
+
+        return result;
+    }
+
+    private async Task<Result<User>> FindByUsernameCoreAsync(string username, CancellationToken cancellationToken) =>
+        UsernameRules.CheckUsername(username) is null
+        && await users.FindByUsernameAsync(UsernameRules.Normalize(username), cancellationToken) is { } user
+            ? user
+            : Failure.NotFound($"User '{username}'");
+
+    private async Task<Result<User>> SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken, bool clearLockout = false)
+    {
+        if (policy.Check(newPassword, user.Username) is { } weak)
+        {
+            return weak;
+        }
+
+        if (await hasher.HashAsync(newPassword, cancellationToken) is not { } hash)
+        {
+            return PasswordHasher.Busy;
+        }
+
+        var now = time.GetUtcNow();
+        return await ChangeAsync(
+            user.Id,
+            current => (clearLockout ? Lockout.RecordSuccess(current, now) : current) with { PasswordHash = hash },
+            cancellationToken);
+    }
+
+    private Task<Result<User>> ChangeAsync(
+        string id, Func<User, Result<User>> change, CancellationToken cancellationToken, Func<User, bool>? keepAnActiveAdmin = null)
+    {
+        if (!Ids.IsWellFormed(id))
+        {
+            return Task.FromResult<Result<User>>(Failure.NotFound("User"));
+        }
+
+        var now = time.GetUtcNow();
+        return users.ChangeAsync(
+            id,
+            user =>
+            {
+                var changed = change(user);
+                return changed.Value is { } next ? next with { UpdatedAt = now } : changed;
+            },
+            cancellationToken,
+            keepAnActiveAdmin);
+    }
+
+    private static bool IsActiveAdmin(User user) => user.Role == Role.Admin && user.IsActive;
+
+    private Task AppendAsync(Actor actor, string action, string targetUserId, params (string Key, string Value)[] details) =>
+        audit.AppendAsync(
+            AuditEntry.Create(time, actor, action, "user", targetUserId, details.ToDictionary(d => d.Key, d => d.Value)),
+            CancellationToken.None);
+}

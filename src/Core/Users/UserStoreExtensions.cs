@@ -1,0 +1,45 @@
+namespace IronAuth.Core.Users;
+
+public static class UserStoreExtensions
+{
+    private const int MaxAttempts = 8;
+
+    /// <summary>
+    /// Read-modify-write of one user with optimistic concurrency: re-reads and re-applies
+    /// <paramref name="change"/> when another writer got there first.
+    /// </summary>
+    public static async Task<Result<User>> ChangeAsync(
+        this IUserStore store,
+        string id,
+        Func<User, Result<User>> change,
+        CancellationToken cancellationToken,
+        Func<User, bool>? keepAnActiveAdmin = null)
+    {
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var current = await store.FindByIdAsync(id, cancellationToken);
+            if (current is null)
+            {
+                return Failure.NotFound("User");
+            }
+
+            var changed = change(current);
+            if (changed.Failure is { } failure)
+            {
+                return failure;
+            }
+
+            var next = changed.Value!;
+            var outcome = await store.UpdateAsync(next, keepAnActiveAdmin?.Invoke(current) ?? false, cancellationToken);
+            switch (outcome)
+            {
+                case WriteOutcome.Written:
+                    return await store.FindByIdAsync(id, cancellationToken) ?? next;
+                case WriteOutcome.LastAdmin:
+                    return Failure.Conflict("last_admin", "This is the last active admin; promote another admin first.");
+            }
+        }
+
+        return new Failure(FailureKind.Conflict, "concurrent_update", "The user was changed concurrently; try again.");
+    }
+}
