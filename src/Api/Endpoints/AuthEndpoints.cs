@@ -1,0 +1,115 @@
+using IronAuth.Api.Contracts;
+using IronAuth.Api.Http;
+using IronAuth.Core.Sessions;
+using IronAuth.Core.Signing;
+using IronAuth.Core.Storage;
+using IronAuth.Core.Users;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IronAuth.Api.Endpoints;
+
+/// <summary>Sign-in, refresh, logout, the caller, JWKS, password-reset confirmation and health.</summary>
+public static class AuthEndpoints
+{
+    public static async Task<IResult> Login(HttpRequest request)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<LoginRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var context = request.HttpContext;
+        var signIns = context.RequestServices.GetRequiredService<SignInManager>();
+        var result = await signIns.LoginAsync(body!.Username, body.Password, request.ClientIp(), context.RequestAborted);
+        return result.ToHttp(context, signIn => Tokens(context, signIn));
+    }
+
+    public static async Task<IResult> Refresh(HttpRequest request)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<RefreshRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var context = request.HttpContext;
+        var signIns = context.RequestServices.GetRequiredService<SignInManager>();
+        var result = await signIns.RefreshAsync(body!.RefreshToken, request.ClientIp(), context.RequestAborted);
+        return result.ToHttp(context, signIn => Tokens(context, signIn));
+    }
+
+    public static async Task<IResult> Logout(HttpRequest request)
+    {
+        var (caller, denied) = await request.AuthenticateAsync();
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        if (caller!.SessionId is null)
+        {
+            return Problems.Create(StatusCodes.Status400BadRequest, "not_a_session",
+                "Only a signed-in session can log out; revoke an API token with DELETE /api/tokens/{id}.");
+        }
+
+        var context = request.HttpContext;
+        await context.RequestServices.GetRequiredService<SignInManager>().LogoutAsync(caller, request.ClientIp(), context.RequestAborted);
+        return TypedResults.NoContent();
+    }
+
+    public static async Task<IResult> Me(HttpRequest request)
+    {
+        var (caller, denied) = await request.AuthenticateAsync();
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        return TypedResults.Ok(new MeResponse(
+            UserResponse.From(caller!.User),
+            caller.Role.ToWire(),
+            caller.Method == AuthMethod.Session ? "session" : "api_token",
+            [.. caller.Scopes.Order(StringComparer.Ordinal)],
+            caller.SessionId,
+            caller.TokenId));
+    }
+
+    public static async Task<IResult> Jwks(HttpRequest request)
+    {
+        var key = await request.HttpContext.RequestServices.GetRequiredService<SigningKeys>().GetAsync();
+        request.HttpContext.Response.Headers.CacheControl = "public, max-age=300";
+        return TypedResults.Ok(JwksResponse.From(key.PublicJwk));
+    }
+
+    public static async Task<IResult> ConfirmPasswordReset(HttpRequest request)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<PasswordResetConfirmRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var context = request.HttpContext;
+        var users = context.RequestServices.GetRequiredService<UserManager>();
+        var result = await users.ConfirmPasswordResetAsync(body!.ResetToken, body.NewPassword, request.ClientIp(), context.RequestAborted);
+        return result.ToHttp(context, _ => TypedResults.NoContent());
+    }
+
+    public static async Task<IResult> Health(HttpRequest request)
+    {
+        var store = request.HttpContext.RequestServices.GetRequiredService<IStoreLifecycle>();
+        var healthy = await store.IsHealthyAsync(request.HttpContext.RequestAborted);
+        var body = new HealthResponse(healthy ? "ok" : "unavailable", store.Name, ApiInfo.Version);
+        return healthy ? TypedResults.Ok(body) : TypedResults.Json(body, ApiJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static IResult Tokens(HttpContext context, SignIn signIn)
+    {
+        // RFC 6749 §5.1: responses carrying tokens must not be cached.
+        context.Response.Headers.CacheControl = "no-store";
+        var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        return TypedResults.Ok(TokenResponse.From(signIn, now));
+    }
+}

@@ -1,0 +1,72 @@
+using IronAuth.Api.Contracts;
+using IronAuth.Api.Endpoints;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+
+namespace IronAuth.Api;
+
+/// <summary>
+/// One operation of the HTTP API: method, route (relative to <c>/api</c>, as Azure Functions routes are),
+/// handler, and the OpenAPI description of its body and outcomes. Both hosts map exactly this table.
+/// </summary>
+public sealed record ApiRoute(string Method, string Route, string Name, string Summary, Delegate Handler, Action<RouteHandlerBuilder> Describe);
+
+public static class IronAuthRoutes
+{
+    public const string Prefix = "api";
+
+    public static IReadOnlyList<ApiRoute> All { get; } =
+    [
+        new("POST", "auth/login", "Login", "Sign in with username and password", AuthEndpoints.Login,
+            b => b.Accepts<LoginRequest>("application/json").Produces<TokenResponse>().Problems(400, 401, 403, 429, 503)),
+        new("POST", "auth/refresh", "Refresh", "Rotate a refresh token for a new token pair", AuthEndpoints.Refresh,
+            b => b.Accepts<RefreshRequest>("application/json").Produces<TokenResponse>().Problems(400, 401)),
+        new("POST", "auth/logout", "Logout", "End the current session", AuthEndpoints.Logout,
+            b => b.Produces(204).Problems(400, 401)),
+        new("GET", "auth/me", "Me", "The authenticated caller", AuthEndpoints.Me,
+            b => b.Produces<MeResponse>().Problems(401)),
+        new("GET", "auth/jwks.json", "Jwks", "Public keys that verify access tokens (JWKS)", AuthEndpoints.Jwks,
+            b => b.Produces<JwksResponse>()),
+        new("POST", "auth/password-reset/confirm", "ConfirmPasswordReset", "Set a new password with a one-time reset token", AuthEndpoints.ConfirmPasswordReset,
+            b => b.Accepts<PasswordResetConfirmRequest>("application/json").Produces(204).Problems(400)),
+
+        new("POST", "users", "CreateUser", "Create a user (admin)", UserEndpoints.Create,
+            b => b.Accepts<CreateUserRequest>("application/json").Produces<UserResponse>(201).Problems(400, 401, 403, 409)),
+        new("GET", "users", "ListUsers", "List users, filtered by role and status, paged by cursor", UserEndpoints.List,
+            b => b.Produces<PageResponse<UserResponse>>().Problems(400, 401, 403)),
+        new("GET", "users/{id}", "GetUser", "One user", UserEndpoints.Get,
+            b => b.Produces<UserResponse>().Problems(401, 403, 404)),
+        new("PATCH", "users/{id}", "UpdateUser", "Update email and display name", UserEndpoints.Update,
+            b => b.Accepts<UpdateUserRequest>("application/json").Produces<UserResponse>().Problems(400, 401, 403, 404)),
+        new("DELETE", "users/{id}", "DeleteUser", "Soft-delete a user and end its sessions (admin)", UserEndpoints.Delete,
+            b => b.Produces(204).Problems(401, 403, 404, 409)),
+        new("POST", "users/{id}/suspend", "SuspendUser", "Suspend a user and end its sessions (admin)", UserEndpoints.Suspend,
+            b => b.Accepts<SuspendUserRequest>("application/json").Produces<UserResponse>().Problems(400, 401, 403, 404, 409)),
+        new("POST", "users/{id}/activate", "ActivateUser", "Reactivate a suspended user (admin)", UserEndpoints.Activate,
+            b => b.Produces<UserResponse>().Problems(401, 403, 404, 409)),
+        new("PUT", "users/{id}/role", "SetUserRole", "Change a user's role (admin)", UserEndpoints.SetRole,
+            b => b.Accepts<SetRoleRequest>("application/json").Produces<UserResponse>().Problems(400, 401, 403, 404, 409)),
+        new("POST", "users/{id}/password", "ChangePassword", "Change one's own password; ends one's other sessions", UserEndpoints.ChangePassword,
+            b => b.Accepts<ChangePasswordRequest>("application/json").Produces(204).Problems(400, 401, 403, 404)),
+        new("POST", "users/{id}/password-reset", "IssuePasswordReset", "Issue a one-time password reset token (admin)", UserEndpoints.IssuePasswordReset,
+            b => b.Produces<PasswordResetResponse>().Problems(401, 403, 404)),
+        new("GET", "users/{id}/audit", "ListUserAudit", "Audit entries made by or about a user, newest first", AuditEndpoints.ListForUser,
+            b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401, 403, 404)),
+
+        new("GET", "audit", "ListAudit", "Audit entries, newest first", AuditEndpoints.List,
+            b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401)),
+        new("GET", "health", "Health", "Liveness and store reachability", AuthEndpoints.Health,
+            b => b.Produces<HealthResponse>().Produces<HealthResponse>(503)),
+    ];
+
+    private static RouteHandlerBuilder Problems(this RouteHandlerBuilder builder, params int[] statuses)
+    {
+        foreach (var status in statuses)
+        {
+            builder.ProducesProblem(status);
+        }
+
+        return builder;
+    }
+}

@@ -1,0 +1,46 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace IronAuth.Server;
+
+/// <summary>The self-hosted server: Kestrel serving the IronAuth API over the configured store.</summary>
+public static class IronAuthServer
+{
+    /// <summary>Where the server listens unless <c>--urls</c> or <c>ASPNETCORE_URLS</c> says otherwise: the port <c>func start</c> uses.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:7071";
+
+    public static WebApplicationBuilder CreateBuilder(string[] args)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        // Quiet framework logging in code: without appsettings.json (another working directory) ASP.NET Core
+        // logs every request at Information, which costs half the throughput.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            // Handlers refuse bodies over 64 KiB themselves; this is the outer guard.
+            kestrel.Limits.MaxRequestBodySize = 1024 * 1024;
+        });
+
+        builder.Services.AddIronAuthApi();
+        builder.Services.AddIronAuthStore(builder.Configuration);
+        builder.Services.AddIronAuthCors(builder.Configuration);
+        return builder;
+    }
+
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseCors();
+        app.MapIronAuthApi();
+        return app;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Http.Json;
+using IronAuth.Tests.Support;
+
+namespace IronAuth.Tests.EndToEnd;
+
+public sealed class BruteForceTests
+{
+    [Fact]
+    public async Task Repeated_failures_lock_the_account_for_a_growing_interval()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["IronAuth:Login:MaxFailures"] = "3",
+            ["IronAuth:Login:LockoutSeconds"] = "60",
+        });
+        var (username, password, _) = await server.CreateUserAsync("user");
+        async Task<HttpResponseMessage> Login(string pw) =>
+            await server.Client.PostAsJsonAsync("api/auth/login", new { username, password = pw });
+
+        for (var i = 0; i < 3; i++)
+        {
+            await (await Login("wrong-password-" + i)).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_credentials");
+        }
+
+        // Locked: even the right password is refused until the lock expires.
+        var locked = await Login(password);
+        await locked.AssertProblemAsync(HttpStatusCode.TooManyRequests, "account_locked");
+        Assert.Equal(TimeSpan.FromSeconds(60), locked.Headers.RetryAfter?.Delta);
+
+        server.Time.Advance(TimeSpan.FromSeconds(61));
+        for (var i = 0; i < 3; i++)
+        {
+            await Login("wrong-again-" + i);
+        }
+
+        var relocked = await Login(password);
+        await relocked.AssertProblemAsync(HttpStatusCode.TooManyRequests, "account_locked");
+        Assert.Equal(TimeSpan.FromSeconds(120), relocked.Headers.RetryAfter?.Delta);
+
+        server.Time.Advance(TimeSpan.FromSeconds(121));
+        Assert.Equal(HttpStatusCode.OK, (await Login(password)).StatusCode);
+    }
+
+    [Fact]
+    public async Task One_client_address_is_throttled_per_minute()
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Login:PerIpPerMinute"] = "3" });
+
+        for (var i = 0; i < 3; i++)
+        {
+            var attempt = await server.Client.PostAsJsonAsync("api/auth/login", new { username = "someone", password = "wrong-password" });
+            Assert.Equal(HttpStatusCode.Unauthorized, attempt.StatusCode);
+        }
+
+        var throttled = await server.Client.PostAsJsonAsync("api/auth/login", new { username = server.AdminUsername, password = TestServer.AdminPassword });
+        await throttled.AssertProblemAsync(HttpStatusCode.TooManyRequests, "rate_limited");
+        Assert.NotNull(throttled.Headers.RetryAfter?.Delta);
+
+        server.Time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsJsonAsync("api/auth/login", new { username = server.AdminUsername, password = TestServer.AdminPassword })).StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_usernames_cost_a_hash_like_known_ones()
+    {
+        // Timing is compared at a work factor where the hash dominates (about 15 ms per hash here).
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Passwords:BcryptWorkFactor"] = "10" });
+        await server.Client.PostAsJsonAsync("api/auth/login", new { username = "warm-up", password = "warm-up-password" });
+
+        async Task<TimeSpan> Measure(string username)
+        {
+            var best = TimeSpan.MaxValue;
+            for (var i = 0; i < 5; i++)
+            {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                await server.Client.PostAsJsonAsync("api/auth/login", new { username, password = "wrong-password" });
+                var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                best = elapsed < best ? elapsed : best;
+            }
+
+            return best;
+        }
+
+        var known = await Measure(server.AdminUsername);
+        var unknown = await Measure("nobody-" + Guid.NewGuid().ToString("N")[..8]);
+
+        // Without the dummy hash an unknown name answers in well under a millisecond.
+        Assert.True(unknown > known / 2, $"unknown {unknown.TotalMilliseconds} ms vs known {known.TotalMilliseconds} ms");
+    }
+}

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using IronAuth.Tests.Support;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace IronAuth.Tests.EndToEnd;
+
+/// <summary>What a downstream service does: verify IronAuth's access tokens with the JWKS document alone.</summary>
+public sealed class JwksTests
+{
+    private static async Task<(TokenValidationParameters Parameters, JsonWebKeySet Jwks, string Json)> DownstreamAsync(TestServer server)
+    {
+        var json = await server.Client.GetStringAsync("api/auth/jwks.json");
+        var jwks = new JsonWebKeySet(json);
+        return (new TokenValidationParameters
+        {
+            ValidIssuer = "ironauth",
+            ValidAudience = "ironauth",
+            IssuerSigningKeys = jwks.GetSigningKeys(),
+            // The fake clock is ahead of or behind the machine clock; lifetime is checked against it.
+            LifetimeValidator = (nbf, exp, _, _) => exp > server.Time.GetUtcNow().UtcDateTime && nbf <= server.Time.GetUtcNow().UtcDateTime,
+        }, jwks, json);
+    }
+
+    [Theory]
+    [InlineData("RS256", "RSA")]
+    [InlineData("ES256", "EC")]
+    public async Task Access_token_validates_with_the_jwks_document_alone(string algorithm, string keyType)
+    {
+        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Jwt:Algorithm"] = algorithm });
+        var tokens = await server.LoginAdminAsync();
+        var (parameters, jwks, json) = await DownstreamAsync(server);
+
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(tokens.Access, parameters);
+
+        Assert.True(result.IsValid, result.Exception?.Message);
+        var key = Assert.Single(jwks.Keys);
+        Assert.Equal(keyType, key.Kty);
+        Assert.Equal(algorithm, key.Alg);
+        Assert.Equal("sig", key.Use);
+        Assert.DoesNotContain("\"d\"", json, StringComparison.Ordinal);
+        var jwt = (JsonWebToken)result.SecurityToken;
+        Assert.Equal(key.Kid, jwt.Kid);
+        Assert.Equal(algorithm, jwt.Alg);
+        Assert.Equal(tokens.UserId, jwt.Subject);
+        foreach (var claim in new[] { "iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "role" })
+        {
+            Assert.True(jwt.TryGetPayloadValue<object>(claim, out _), $"missing claim {claim}");
+        }
+
+        Assert.Equal("admin", jwt.GetPayloadValue<string>("role"));
+    }
+
+    [Fact]
+    public async Task Tokens_signed_otherwise_are_rejected()
+    {
+        await using var server = await TestServer.StartAsync();
+        var tokens = await server.LoginAdminAsync();
+        var (parameters, jwks, _) = await DownstreamAsync(server);
+        var original = new JsonWebToken(tokens.Access);
+        var payload = Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(original.EncodedPayload));
+        var handler = new JsonWebTokenHandler();
+
+        // 1. The right claims and kid, signed with another RSA key.
+        using var otherRsa = RSA.Create(2048);
+        var forged = handler.CreateToken(payload, new SigningCredentials(new RsaSecurityKey(otherRsa) { KeyId = original.Kid }, SecurityAlgorithms.RsaSha256));
+
+        // 2. alg: none.
+        var header = Base64UrlEncoder.Encode("""{"alg":"none","typ":"at+jwt"}""");
+        var unsigned = $"{header}.{original.EncodedPayload}.";
+
+        // 3. HS256 keyed with the public key's bytes (the classic algorithm-confusion attack).
+        var publicJwk = jwks.Keys[0];
+        var publicBytes = Encoding.UTF8.GetBytes(publicJwk.N + publicJwk.E);
+        var confused = handler.CreateToken(payload, new SigningCredentials(new SymmetricSecurityKey(publicBytes) { KeyId = original.Kid }, SecurityAlgorithms.HmacSha256));
+        var pemConfused = handler.CreateToken(payload, new SigningCredentials(
+            new SymmetricSecurityKey(Encoding.UTF8.GetBytes(JsonExtensions.ToJsonString(publicJwk))) { KeyId = original.Kid }, SecurityAlgorithms.HmacSha256));
+
+        foreach (var bad in new[] { forged, unsigned, confused, pemConfused })
+        {
+            Assert.False((await handler.ValidateTokenAsync(bad, parameters)).IsValid);
+            var response = await server.NewClient(bad).GetAsync("api/auth/me");
+            await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
+        }
+
+        // The genuine token passes both checks, so the rejections above are about the signature.
+        Assert.True((await handler.ValidateTokenAsync(tokens.Access, parameters)).IsValid);
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(tokens.Access).GetAsync("api/auth/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Concurrent_first_starts_on_one_store_agree_on_one_signing_key()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "shared.db");
+
+        var servers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => TestServer.StartAsync(databasePath: path)));
+        try
+        {
+            var kids = await Task.WhenAll(servers.Select(async s =>
+                JsonNode.Parse(await s.Client.GetStringAsync("api/auth/jwks.json"))!["keys"]![0]!["kid"]!.GetValue<string>()));
+            Assert.Single(kids.Distinct());
+        }
+        finally
+        {
+            foreach (var s in servers)
+            {
+                await s.DisposeAsync();
+            }
+        }
+    }
+}
+
+internal static class JsonExtensions
+{
+    public static string ToJsonString(JsonWebKey key) => System.Text.Json.JsonSerializer.Serialize(new { key.Kty, key.N, key.E });
+}
