@@ -2,7 +2,6 @@ using IronAuth.Api.Contracts;
 using IronAuth.Api.Endpoints;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
 
 namespace IronAuth.Api;
 

@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-
 namespace IronAuth.Server;
 
 /// <summary>The self-hosted server: Kestrel serving the IronAuth API over the configured store.</summary>

@@ -1,6 +1,5 @@
 using System.Globalization;
 using IronAuth.Core.Configuration;
-using IronAuth.Core.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
