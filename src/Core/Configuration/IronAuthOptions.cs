@@ -23,6 +23,12 @@ public sealed class IronAuthOptions
     public JwtOptions Jwt { get; set; } = new();
 
     public LoginOptions Login { get; set; } = new();
+
+    public TokenOptions Tokens { get; set; } = new();
+
+    public RateLimitOptions RateLimits { get; set; } = new();
+
+    public QuotaOptions Quotas { get; set; } = new();
 }
 
 public sealed class SqliteOptions
@@ -89,4 +95,35 @@ public sealed class LoginOptions
     public int MaxLockoutSeconds { get; set; } = 3600;
 
     public int PerIpPerMinute { get; set; } = 30;
+}
+
+public sealed class TokenOptions
+{
+    public int DefaultLifetimeDays { get; set; } = 30;
+
+    public int MaxLifetimeDays { get; set; } = 30;
+
+    /// <summary>Creating a token revokes the owner's other active tokens, in the same atomic step.</summary>
+    public bool OneActivePerUser { get; set; }
+
+    /// <summary>last_used_at is written at most this often per token, so use does not mean a write per request.</summary>
+    public TimeSpan LastUsedResolution { get; set; } = TimeSpan.FromMinutes(1);
+}
+
+/// <summary>The default token bucket of an API token without its own limits.</summary>
+public sealed class RateLimitOptions
+{
+    public double RequestsPerSecond { get; set; } = 10;
+
+    public int Burst { get; set; } = 20;
+}
+
+/// <summary>Default daily caps (UTC days) of an API token without its own; 0 means no cap.</summary>
+public sealed class QuotaOptions
+{
+    public long DailyRequests { get; set; }
+
+    public long DailyTokens { get; set; }
+
+    public decimal DailyCost { get; set; }
 }

@@ -1,11 +1,13 @@
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Hosting;
+using IronAuth.Core.Limits;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
 using IronAuth.Core.Storage;
 using IronAuth.Core.Storage.Sqlite;
+using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -29,6 +31,8 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<LoginThrottle>();
         services.TryAddSingleton<SignInManager>();
         services.TryAddSingleton<UserManager>();
+        services.TryAddSingleton<TokenManager>();
+        services.TryAddSingleton<TokenVerifier>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
         return services;
     }
@@ -55,6 +59,9 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<IAuditStore, SqliteAuditStore>();
         services.TryAddSingleton<IPasswordResetStore, SqlitePasswordResetStore>();
         services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
+        services.TryAddSingleton<IApiTokenStore, SqliteApiTokenStore>();
+        services.TryAddSingleton<IRateBucketStore, SqliteRateBucketStore>();
+        services.TryAddSingleton<IUsageStore, SqliteUsageStore>();
         return services;
     }
 }

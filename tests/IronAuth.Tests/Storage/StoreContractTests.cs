@@ -1,10 +1,12 @@
 using IronAuth.Core;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Limits;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
 using IronAuth.Core.Storage;
+using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,6 +35,12 @@ public abstract class StoreContractTests : IAsyncLifetime
     protected IPasswordResetStore Resets => services.GetRequiredService<IPasswordResetStore>();
 
     protected ISigningKeyStore SigningKeys => services.GetRequiredService<ISigningKeyStore>();
+
+    protected IApiTokenStore ApiTokens => services.GetRequiredService<IApiTokenStore>();
+
+    protected IRateBucketStore Buckets => services.GetRequiredService<IRateBucketStore>();
+
+    protected IUsageStore Usage => services.GetRequiredService<IUsageStore>();
 
     /// <summary>Settings (IronAuth:…) that point the store at a fresh, empty place for this test class.</summary>
     protected abstract Task<IDictionary<string, string?>> CreateStoreSettingsAsync();
@@ -292,6 +300,173 @@ public abstract class StoreContractTests : IAsyncLifetime
         await store.InitializeAsync(default);
         await store.InitializeAsync(default);
         Assert.True(await store.IsHealthyAsync(default));
+    }
+
+    protected ApiToken NewApiToken(string? userId = null, TokenLimits? limits = null)
+    {
+        var plaintext = ApiTokenFormat.New();
+        var now = Time.GetUtcNow();
+        return new ApiToken
+        {
+            Id = Ids.New(Time),
+            UserId = userId ?? Ids.New(Time),
+            Name = "token " + Guid.NewGuid().ToString("N")[..6],
+            Prefix = ApiTokenFormat.DisplayPrefix(plaintext),
+            Digest = Ids.Digest(plaintext),
+            Scopes = [Permissions.TokensRead, Permissions.UsersRead],
+            Limits = limits ?? TokenLimits.None,
+            CreatedAt = now,
+            ExpiresAt = now.AddDays(30),
+        };
+    }
+
+    [Fact]
+    public async Task Api_token_reads_back_by_id_and_digest_and_lists_per_user()
+    {
+        var userId = Ids.New(Time);
+        var token = NewApiToken(userId, new TokenLimits(2.5, 7, 100, 1000, 12.345678m));
+        var other = NewApiToken(userId);
+        Assert.Equal(0, await ApiTokens.CreateAsync(token, false, default));
+        await ApiTokens.CreateAsync(other, false, default);
+        await ApiTokens.CreateAsync(NewApiToken(), false, default);
+
+        var byId = await ApiTokens.FindByIdAsync(token.Id, default);
+        var byDigest = await ApiTokens.FindByDigestAsync(token.Digest, default);
+
+        Assert.NotNull(byId);
+        Assert.Equal(token.Limits, byId!.Limits);
+        Assert.Equal(token.Scopes, byId.Scopes);
+        Assert.Equal(token.Digest, byId.Digest);
+        Assert.Equal((token.Name, token.Prefix, token.ExpiresAt), (byId.Name, byId.Prefix, byId.ExpiresAt));
+        Assert.Equal(token.Id, byDigest?.Id);
+        Assert.Null(await ApiTokens.FindByDigestAsync(Ids.Digest("nope"), default));
+        var first = await ApiTokens.ListAsync(new ApiTokenQuery(userId, null, 1), default);
+        var second = await ApiTokens.ListAsync(new ApiTokenQuery(userId, first.Next, 1), default);
+        Assert.Equal(new[] { token.Id, other.Id }.Order(), first.Items.Concat(second.Items).Select(t => t.Id).Order());
+        Assert.Null(second.Next);
+    }
+
+    [Fact]
+    public async Task Creating_with_revoke_others_revokes_the_owners_active_tokens_only()
+    {
+        var userId = Ids.New(Time);
+        var a = NewApiToken(userId);
+        var b = NewApiToken(userId);
+        var someoneElse = NewApiToken();
+        await ApiTokens.CreateAsync(a, false, default);
+        await ApiTokens.CreateAsync(b, false, default);
+        await ApiTokens.CreateAsync(someoneElse, false, default);
+
+        var c = NewApiToken(userId);
+        Assert.Equal(2, await ApiTokens.CreateAsync(c, true, default));
+
+        Assert.NotNull((await ApiTokens.FindByIdAsync(a.Id, default))!.RevokedAt);
+        Assert.NotNull((await ApiTokens.FindByIdAsync(b.Id, default))!.RevokedAt);
+        Assert.Null((await ApiTokens.FindByIdAsync(c.Id, default))!.RevokedAt);
+        Assert.Null((await ApiTokens.FindByIdAsync(someoneElse.Id, default))!.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Revoke_happens_once_and_touch_keeps_the_latest_time()
+    {
+        var token = NewApiToken();
+        await ApiTokens.CreateAsync(token, false, default);
+        var later = Time.GetUtcNow().AddMinutes(5);
+
+        await ApiTokens.TouchAsync(token.Id, later, default);
+        await ApiTokens.TouchAsync(token.Id, later.AddMinutes(-1), default);
+
+        Assert.Equal(later, (await ApiTokens.FindByIdAsync(token.Id, default))!.LastUsedAt);
+        Assert.True(await ApiTokens.RevokeAsync(token.Id, later, default));
+        Assert.False(await ApiTokens.RevokeAsync(token.Id, later, default));
+    }
+
+    [Fact]
+    public async Task Concurrent_takes_never_overdraw_a_bucket()
+    {
+        var key = Ids.New(Time);
+        var now = Time.GetUtcNow();
+
+        var takes = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Buckets.TakeAsync(key, 5, 0.001, now, default)));
+
+        Assert.Equal(5, takes.Count(t => t.Admitted));
+        var refused = takes.First(t => !t.Admitted);
+        Assert.Equal(0, refused.Remaining);
+        Assert.True(refused.RetryAfter > TimeSpan.FromSeconds(900), $"retry after {refused.RetryAfter}");
+    }
+
+    [Fact]
+    public async Task Bucket_refills_with_time_up_to_its_capacity()
+    {
+        var key = Ids.New(Time);
+        var start = Time.GetUtcNow();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True((await Buckets.TakeAsync(key, 3, 2, start, default)).Admitted);
+        }
+
+        var empty = await Buckets.TakeAsync(key, 3, 2, start, default);
+        Assert.False(empty.Admitted);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), empty.RetryAfter);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), empty.ResetAfter);
+
+        var half = await Buckets.TakeAsync(key, 3, 2, start.AddMilliseconds(500), default);
+        Assert.True(half.Admitted);
+        Assert.Equal(0, half.Remaining);
+
+        // A long idle time refills to capacity, not beyond.
+        var later = start.AddHours(1);
+        var takes = new List<BucketTake>();
+        for (var i = 0; i < 4; i++)
+        {
+            takes.Add(await Buckets.TakeAsync(key, 3, 2, later, default));
+        }
+
+        Assert.Equal([true, true, true, false], takes.Select(t => t.Admitted));
+        Assert.Equal(2, takes[0].Remaining);
+    }
+
+    [Fact]
+    public async Task Concurrent_usage_never_overspends_a_daily_quota()
+    {
+        var tokenId = Ids.New(Time);
+        var day = new DateOnly(2026, 11, 23);
+        var quota = new Quota(7, 0, 0);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Usage.TryAddAsync(tokenId, day, new UsageDelta(1, 0, 0), quota, default)));
+
+        Assert.Equal(7, outcomes.Count(o => o.Added));
+        Assert.All(outcomes.Where(o => !o.Added), o => Assert.Equal(QuotaKind.DailyRequests, o.Exhausted));
+        Assert.Equal(7, (await Usage.ListAsync(tokenId, day, day, default)).Single().Requests);
+    }
+
+    [Fact]
+    public async Task Usage_is_per_utc_day_and_cost_sums_exactly()
+    {
+        var tokenId = Ids.New(Time);
+        var day = new DateOnly(2026, 11, 23);
+        var quota = new Quota(0, 100, Money.ToMicros(0.3m));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True((await Usage.TryAddAsync(tokenId, day, new UsageDelta(1, 10, Money.ToMicros(0.1m)), quota, default)).Added);
+        }
+
+        var refused = await Usage.TryAddAsync(tokenId, day, new UsageDelta(1, 0, 0), quota, default);
+        Assert.False(refused.Added);
+        Assert.Equal(QuotaKind.DailyCost, refused.Exhausted);
+        Assert.Equal(Money.ToMicros(0.3m), refused.Day.CostMicros);
+
+        var tooMany = await Usage.TryAddAsync(tokenId, day.AddDays(1), new UsageDelta(1, 101, 0), quota, default);
+        Assert.Equal((false, QuotaKind.DailyTokens), (tooMany.Added, tooMany.Exhausted));
+        var nextDay = await Usage.TryAddAsync(tokenId, day.AddDays(1), new UsageDelta(1, 5, 0), quota, default);
+        Assert.Equal((true, 1L, 5L), (nextDay.Added, nextDay.Day.Requests, nextDay.Day.Tokens));
+
+        // Usage that already happened is always recorded, even past the caps.
+        var recorded = await Usage.AddAsync(tokenId, day, new UsageDelta(0, 500, Money.ToMicros(1.25m)), default);
+        Assert.Equal((3L, 530L, Money.ToMicros(1.55m)), (recorded.Requests, recorded.Tokens, recorded.CostMicros));
+
+        var history = await Usage.ListAsync(tokenId, day, day.AddDays(1), default);
+        Assert.Equal([day.AddDays(1), day], history.Select(d => d.Day));
     }
 
     private async Task<(Session Session, string Token)> NewSessionAsync(string? userId = null)
