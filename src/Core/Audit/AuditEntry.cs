@@ -61,6 +61,7 @@ public static class AuditActions
     public const string LoggedOut = "session.logged_out";
     public const string TokenCreated = "token.created";
     public const string TokenRevoked = "token.revoked";
+    public const string MaintenanceRan = "maintenance.ran";
 }
 
 /// <summary>The append-only audit log. Entries are only ever inserted.</summary>

@@ -29,6 +29,8 @@ public sealed class IronAuthOptions
     public RateLimitOptions RateLimits { get; set; } = new();
 
     public QuotaOptions Quotas { get; set; } = new();
+
+    public MaintenanceOptions Maintenance { get; set; } = new();
 }
 
 public sealed class SqliteOptions
@@ -126,4 +128,25 @@ public sealed class QuotaOptions
     public long DailyTokens { get; set; }
 
     public decimal DailyCost { get; set; }
+}
+
+public sealed class MaintenanceOptions
+{
+    /// <summary>NCRONTAB with seconds, as the Functions timer uses: every 5 minutes by default.</summary>
+    public string Schedule { get; set; } = "0 */5 * * * *";
+
+    /// <summary>Revoked or expired API tokens are deleted this long after revocation or expiry.</summary>
+    public int TokenRetentionDays { get; set; } = 30;
+
+    /// <summary>Daily usage history older than this is deleted.</summary>
+    public int UsageRetentionDays { get; set; } = 90;
+
+    /// <summary>Rows deleted per store call; a backlog is worked off over several calls and runs.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>How long one run may work before it stops and leaves the rest to the next run.</summary>
+    public TimeSpan MaxRunTime { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long the run lease holds; a crashed holder's lease lapses after this.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(5);
 }

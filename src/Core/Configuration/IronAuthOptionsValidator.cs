@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using IronAuth.Core.Limits;
+using IronAuth.Core.Maintenance;
 using IronAuth.Core.Passwords;
 using Microsoft.Extensions.Options;
 
@@ -105,6 +106,18 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
         if (quotas.DailyRequests < 0 || quotas.DailyTokens < 0 || quotas.DailyCost < 0 || !Money.IsRepresentable(quotas.DailyCost))
         {
             errors.Add($"IronAuth:Quotas:DailyRequests, DailyTokens and DailyCost must be 0 (no cap) or positive; cost has at most {Money.Decimals} decimal places.");
+        }
+
+        var maintenance = options.Maintenance;
+        if (!MaintenanceSchedule.TryParse(maintenance.Schedule, out _))
+        {
+            errors.Add($"IronAuth:Maintenance:Schedule must be an NCRONTAB expression with seconds, such as '0 */5 * * * *' (was '{maintenance.Schedule}').");
+        }
+
+        if (maintenance.TokenRetentionDays < 0 || maintenance.UsageRetentionDays < 1 || maintenance.BatchSize is < 1 or > 10_000
+            || maintenance.MaxRunTime <= TimeSpan.Zero || maintenance.LeaseDuration <= maintenance.MaxRunTime)
+        {
+            errors.Add("IronAuth:Maintenance: TokenRetentionDays ≥ 0, UsageRetentionDays ≥ 1, BatchSize 1 to 10000, and LeaseDuration longer than MaxRunTime.");
         }
 
         var bootstrap = options.Bootstrap;

@@ -2,6 +2,7 @@ using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Hosting;
 using IronAuth.Core.Limits;
+using IronAuth.Core.Maintenance;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
@@ -33,7 +34,16 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<UserManager>();
         services.TryAddSingleton<TokenManager>();
         services.TryAddSingleton<TokenVerifier>();
+        services.TryAddSingleton<MaintenanceJob>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
+        return services;
+    }
+
+    /// <summary>Runs maintenance on its schedule in this process (the self-hosted server; Functions uses a timer).</summary>
+    public static IServiceCollection AddIronAuthMaintenanceScheduler(this IServiceCollection services)
+    {
+        services.TryAddSingleton<MaintenanceScheduler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MaintenanceScheduler>(sp => sp.GetRequiredService<MaintenanceScheduler>()));
         return services;
     }
 
@@ -62,6 +72,9 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<IApiTokenStore, SqliteApiTokenStore>();
         services.TryAddSingleton<IRateBucketStore, SqliteRateBucketStore>();
         services.TryAddSingleton<IUsageStore, SqliteUsageStore>();
+        services.TryAddSingleton<SqliteMaintenanceStore>();
+        services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
+        services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         return services;
     }
 }

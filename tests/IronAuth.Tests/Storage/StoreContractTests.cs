@@ -2,6 +2,7 @@ using IronAuth.Core;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
+using IronAuth.Core.Maintenance;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
@@ -21,6 +22,7 @@ namespace IronAuth.Tests.Storage;
 public abstract class StoreContractTests : IAsyncLifetime
 {
     private ServiceProvider services = null!;
+    private IDictionary<string, string?> storeSettings = null!;
 
     protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
 
@@ -49,7 +51,8 @@ public abstract class StoreContractTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        services = BuildServices(await CreateStoreSettingsAsync());
+        storeSettings = await CreateStoreSettingsAsync();
+        services = BuildServices(storeSettings);
         await services.GetRequiredService<IStoreLifecycle>().InitializeAsync(default);
     }
 
@@ -467,6 +470,149 @@ public abstract class StoreContractTests : IAsyncLifetime
 
         var history = await Usage.ListAsync(tokenId, day, day.AddDays(1), default);
         Assert.Equal([day.AddDays(1), day], history.Select(d => d.Day));
+    }
+
+    protected MaintenanceJob Maintenance => services.GetRequiredService<MaintenanceJob>();
+
+    [Fact]
+    public async Task Maintenance_purges_what_expired_keeps_what_lives_and_is_idempotent()
+    {
+        var now = Time.GetUtcNow();
+        var (expiredSession, _) = await NewSessionAsync();
+        var (revokedSession, _) = await NewSessionAsync();
+        await Sessions.RevokeAsync(revokedSession.Id, "logout", now, default);
+        var (liveSession, liveRefresh) = await NewSessionAsync();
+        var liveRotated = NextToken(liveSession.Id, out _);
+        await Sessions.RotateAsync(liveSession.Id, Ids.Digest(liveRefresh), liveRotated with { ExpiresAt = now.AddDays(60) }, now, default);
+
+        var oldRevoked = NewApiToken();
+        var recentRevoked = NewApiToken();
+        var live = NewApiToken();
+        await ApiTokens.CreateAsync(oldRevoked, false, default);
+        await ApiTokens.CreateAsync(recentRevoked, false, default);
+        await ApiTokens.CreateAsync(live with { ExpiresAt = now.AddDays(90) }, false, default);
+        await ApiTokens.RevokeAsync(oldRevoked.Id, now, default);
+
+        var usedReset = new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), Ids.New(Time), now, now.AddMinutes(30));
+        await Resets.AddAsync(usedReset, default);
+        await Resets.SpendAsync(usedReset.Digest, now, default);
+
+        var fullSoon = Ids.New(Time);
+        var drained = Ids.New(Time);
+        await Buckets.TakeAsync(fullSoon, 10, 1, now, default);
+        for (var i = 0; i < 10; i++)
+        {
+            await Buckets.TakeAsync(drained, 10, 0.000001, now, default);
+        }
+
+        var tokenId = Ids.New(Time);
+        var today = UsageDay.DayOf(now);
+        await Usage.AddAsync(tokenId, today.AddDays(-100), new UsageDelta(1, 0, 0), default);
+        await Usage.AddAsync(tokenId, today, new UsageDelta(1, 0, 0), default);
+
+        // 2 days on: the first session (1-day expiry) has expired; the revoked API token is 2 days past
+        // revocation but within its 30-day retention, so only the older one goes after 31 days.
+        Time.Advance(TimeSpan.FromDays(2));
+        var first = await Maintenance.RunAsync(default);
+        await ApiTokens.RevokeAsync(recentRevoked.Id, Time.GetUtcNow(), default);
+
+        Assert.True(first.Ran);
+        Assert.True(first.Sessions >= 2);
+        Assert.Null(await Sessions.FindAsync(expiredSession.Id, default));
+        Assert.Null(await Sessions.FindAsync(revokedSession.Id, default));
+        Assert.NotNull(await Sessions.FindAsync(liveSession.Id, default));
+        Assert.True(first.PasswordResets >= 1);
+        Assert.True(first.RateBuckets >= 1);
+        Assert.True(first.UsageDays >= 1);
+        Assert.Single(await Usage.ListAsync(tokenId, today.AddDays(-200), today, default));
+        Assert.NotNull(await ApiTokens.FindByIdAsync(oldRevoked.Id, default));
+
+        // The drained bucket is not full yet, so it is kept: deleting it would hand out a fresh burst.
+        Assert.False((await Buckets.TakeAsync(drained, 10, 0.000001, Time.GetUtcNow(), default)).Admitted);
+
+        Time.Advance(TimeSpan.FromDays(29));
+        var second = await Maintenance.RunAsync(default);
+        Assert.True(second.ApiTokens >= 1);
+        Assert.Null(await ApiTokens.FindByIdAsync(oldRevoked.Id, default));
+        Assert.NotNull(await ApiTokens.FindByIdAsync(recentRevoked.Id, default));
+        Assert.NotNull(await ApiTokens.FindByIdAsync(live.Id, default));
+
+        var third = await Maintenance.RunAsync(default);
+        Assert.Equal(0, third.Total);
+        Assert.True(third.Complete);
+    }
+
+    [Fact]
+    public async Task Maintenance_works_off_a_backlog_in_batches()
+    {
+        var now = Time.GetUtcNow();
+        for (var i = 0; i < 25; i++)
+        {
+            var ticket = new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), Ids.New(Time), now, now.AddMinutes(1));
+            await Resets.AddAsync(ticket, default);
+        }
+
+        Time.Advance(TimeSpan.FromMinutes(2));
+        await using var small = BuildServices(StoreSettingsWith(("IronAuth:Maintenance:BatchSize", "4")));
+        var report = await small.GetRequiredService<MaintenanceJob>().RunAsync(default);
+
+        Assert.True(report.PasswordResets >= 25);
+        Assert.Equal(0, (await small.GetRequiredService<MaintenanceJob>().RunAsync(default)).PasswordResets);
+    }
+
+    [Fact]
+    public async Task Concurrent_maintenance_runs_do_the_work_once()
+    {
+        var now = Time.GetUtcNow();
+        for (var i = 0; i < 20; i++)
+        {
+            // Distinct users, so adding one ticket does not spend another.
+            await Resets.AddAsync(new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), Ids.New(Time), now, now.AddMinutes(1)), default);
+        }
+
+        Time.Advance(TimeSpan.FromMinutes(2));
+        await using var otherProcess = BuildServices(StoreSettingsWith());
+        var runs = await Task.WhenAll(
+            Maintenance.RunAsync(default),
+            otherProcess.GetRequiredService<MaintenanceJob>().RunAsync(default),
+            Maintenance.RunAsync(default));
+
+        // Whoever holds the lease works and the others skip; either way each item is purged once.
+        Assert.Contains(runs, r => r.Ran);
+        Assert.Equal(20, runs.Sum(r => r.PasswordResets));
+        Assert.Equal(0, (await Maintenance.RunAsync(default)).PasswordResets);
+    }
+
+    [Fact]
+    public async Task A_lease_is_exclusive_until_it_lapses()
+    {
+        var leases = Services.GetRequiredService<ILeaseStore>();
+        var now = Time.GetUtcNow();
+        Assert.True(await leases.TryAcquireAsync("test-lease", "a", now.AddMinutes(5), now, default));
+        Assert.False(await leases.TryAcquireAsync("test-lease", "b", now.AddMinutes(5), now, default));
+        Assert.True(await leases.TryAcquireAsync("test-lease", "a", now.AddMinutes(6), now, default));
+        Assert.True(await leases.TryAcquireAsync("test-lease", "b", now.AddMinutes(20), now.AddMinutes(6), default));
+    }
+
+    [Fact]
+    public async Task Concurrent_lease_takes_have_one_winner()
+    {
+        var now = Time.GetUtcNow();
+        var leases = Services.GetRequiredService<ILeaseStore>();
+        var name = "race-" + Guid.NewGuid().ToString("N")[..8];
+        var wins = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => leases.TryAcquireAsync(name, $"holder-{i}", now.AddMinutes(5), now, default)));
+        Assert.Single(wins, w => w);
+    }
+
+    private Dictionary<string, string?> StoreSettingsWith(params (string Key, string Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>(storeSettings);
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
     }
 
     private async Task<(Session Session, string Token)> NewSessionAsync(string? userId = null)

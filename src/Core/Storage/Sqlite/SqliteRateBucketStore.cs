@@ -8,11 +8,14 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     // update happens only when at least one whole token is there. SQLite runs it under the database's
     // write lock, so concurrent takes (from any process) are serialized and none can overdraw.
     // max(0, …) and max(updated_at, …) keep a clock that runs behind in another process from refilling twice.
+    // full_at (when the bucket will be full again) lets maintenance delete buckets that no longer matter.
     private const string Take = """
-        INSERT INTO rate_buckets (key, tokens, updated_at) VALUES (@key, @capacity - 1, @now)
+        INSERT INTO rate_buckets (key, tokens, updated_at, full_at) VALUES (@key, @capacity - 1, @now, @now + CAST(1000.0 / @rate AS INTEGER))
         ON CONFLICT (key) DO UPDATE SET
             tokens = min(@capacity, tokens + max(0, @now - updated_at) * @rate / 1000.0) - 1,
-            updated_at = max(updated_at, @now)
+            updated_at = max(updated_at, @now),
+            full_at = max(updated_at, @now)
+                + CAST((@capacity - min(@capacity, tokens + max(0, @now - updated_at) * @rate / 1000.0) + 1) * 1000.0 / @rate AS INTEGER)
         WHERE min(@capacity, tokens + max(0, @now - updated_at) * @rate / 1000.0) >= 1
         RETURNING tokens;
         """;

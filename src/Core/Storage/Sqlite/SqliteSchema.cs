@@ -117,5 +117,17 @@ internal static class SqliteSchema
             PRIMARY KEY (token_id, day)
         ) WITHOUT ROWID;
         """,
+        """
+        ALTER TABLE rate_buckets ADD COLUMN full_at INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX ix_sessions_expires ON sessions (expires_at);
+        CREATE INDEX ix_refresh_tokens_expires ON refresh_tokens (expires_at);
+        CREATE INDEX ix_usage_days_day ON usage_days (day);
+
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until INTEGER NOT NULL
+        );
+        """,
     ];
 }
