@@ -110,6 +110,12 @@ public sealed class TokenOptions
 
     /// <summary>last_used_at is written at most this often per token, so use does not mean a write per request.</summary>
     public TimeSpan LastUsedResolution { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long a verified token and its owner are cached in process. Revocation, suspension and role changes
+    /// made through another instance take effect within this bound; through this instance, at once.
+    /// </summary>
+    public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>The default token bucket of an API token without its own limits.</summary>

@@ -97,6 +97,11 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
             errors.Add("IronAuth:Tokens:LastUsedResolution must be between 00:00:00 and 01:00:00.");
         }
 
+        if (tokens.CacheTtl < TimeSpan.Zero || tokens.CacheTtl > TimeSpan.FromMinutes(1))
+        {
+            errors.Add("IronAuth:Tokens:CacheTtl must be between 00:00:00 (off) and 00:01:00.");
+        }
+
         if (!(options.RateLimits.RequestsPerSecond > 0) || options.RateLimits.RequestsPerSecond > 1_000_000 || options.RateLimits.Burst < 1)
         {
             errors.Add("IronAuth:RateLimits:RequestsPerSecond must be positive (at most 1000000) and Burst at least 1.");

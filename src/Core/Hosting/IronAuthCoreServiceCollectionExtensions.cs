@@ -1,4 +1,5 @@
 using IronAuth.Core.Audit;
+using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Hosting;
 using IronAuth.Core.Limits;
@@ -32,6 +33,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<LoginThrottle>();
         services.TryAddSingleton<SignInManager>();
         services.TryAddSingleton<UserManager>();
+        services.TryAddSingleton<CredentialCache>();
         services.TryAddSingleton<TokenManager>();
         services.TryAddSingleton<TokenVerifier>();
         services.TryAddSingleton<MaintenanceJob>();

@@ -1,4 +1,5 @@
 using IronAuth.Core.Audit;
+using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Users;
@@ -23,6 +24,7 @@ public sealed class TokenManager(
     IUserStore users,
     IUsageStore usage,
     IAuditStore audit,
+    CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time)
 {
@@ -90,6 +92,11 @@ public sealed class TokenManager(
             ExpiresAt = now.AddDays(days),
         };
         var revoked = await tokens.CreateAsync(token, tokenOptions.OneActivePerUser, cancellationToken);
+        if (revoked > 0)
+        {
+            // The owner's other tokens were revoked in the store; their cached copies must not outlive that here.
+            cache.EvictTokensOf(owner.Id);
+        }
         await audit.AppendAsync(
             AuditEntry.Create(time, actor, AuditActions.TokenCreated, "token", token.Id, new Dictionary<string, string>
             {
@@ -113,7 +120,9 @@ public sealed class TokenManager(
     /// <summary>Revokes a token; revoking a revoked token is not an error (DELETE is idempotent).</summary>
     public async Task<Result<ApiToken>> RevokeAsync(Actor actor, ApiToken token, CancellationToken cancellationToken)
     {
-        if (await tokens.RevokeAsync(token.Id, time.GetUtcNow(), cancellationToken))
+        var revoked = await tokens.RevokeAsync(token.Id, time.GetUtcNow(), cancellationToken);
+        cache.EvictToken(token.Digest);
+        if (revoked)
         {
             await audit.AppendAsync(
                 AuditEntry.Create(time, actor, AuditActions.TokenRevoked, "token", token.Id, new Dictionary<string, string>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Users;
@@ -56,6 +57,7 @@ public sealed class TokenVerifier(
     IUserStore users,
     IRateBucketStore buckets,
     IUsageStore usage,
+    CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time)
 {
@@ -68,7 +70,8 @@ public sealed class TokenVerifier(
             return new TokenVerdict(VerdictCode.Malformed);
         }
 
-        var token = await tokens.FindByDigestAsync(Ids.Digest(presented), cancellationToken);
+        var digest = Ids.Digest(presented);
+        var token = await cache.GetTokenAsync(digest, () => tokens.FindByDigestAsync(digest, cancellationToken));
         if (token is null)
         {
             return new TokenVerdict(VerdictCode.NotFound);
@@ -85,7 +88,7 @@ public sealed class TokenVerifier(
             return new TokenVerdict(VerdictCode.Expired, token);
         }
 
-        var owner = await users.FindByIdAsync(token.UserId, cancellationToken);
+        var owner = await cache.GetUserAsync(token.UserId, () => users.FindByIdAsync(token.UserId, cancellationToken));
         if (owner is not { IsActive: true })
         {
             return new TokenVerdict(VerdictCode.OwnerInactive, token, owner);

@@ -322,6 +322,31 @@ public sealed class TokenPolicyTests
     }
 
     [Fact]
+    public async Task Revocation_through_another_instance_takes_effect_within_the_cache_ttl()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "shared.db");
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
+        var ttl = new Dictionary<string, string?> { ["IronAuth:Tokens:CacheTtl"] = "00:00:02" };
+        await using var first = await TestServer.StartAsync(ttl, path, clock);
+        await using var second = await TestServer.StartAsync(ttl, path, clock);
+        var admin = first.NewClient((await first.LoginAdminAsync()).Access);
+        var created = await (await admin.PostAsJsonAsync("api/tokens", new { name = "cached" })).ReadJsonAsync();
+        var token = created["token"]!.GetValue<string>();
+        var id = created["metadata"]!["id"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.OK, (await second.NewClient(token).GetAsync("api/auth/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await first.NewClient(token).GetAsync("api/auth/me")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"api/tokens/{id}")).StatusCode);
+
+        // The revoking instance refuses at once; the other one still has the token cached, for at most the TTL.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await first.NewClient(token).GetAsync("api/auth/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await second.NewClient(token).GetAsync("api/auth/me")).StatusCode);
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await second.NewClient(token).GetAsync("api/auth/me")).StatusCode);
+    }
+
+    [Fact]
     public async Task Two_server_processes_on_one_sqlite_file_admit_exactly_the_burst_between_them()
     {
         using var directory = new TempDirectory();
