@@ -11,7 +11,7 @@ public sealed class SqliteApiTokenStore(SqliteDatabase database) : IApiTokenStor
 
     public async Task<int> CreateAsync(ApiToken token, bool revokeOthers, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         var revoked = revokeOthers
             ? await connection.ExecuteAsync(
@@ -46,19 +46,19 @@ public sealed class SqliteApiTokenStore(SqliteDatabase database) : IApiTokenStor
 
     public async Task<ApiToken?> FindByIdAsync(string id, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.QuerySingleAsync($"SELECT {Columns} FROM api_tokens WHERE id = @id;", Read, cancellationToken, ("@id", id));
     }
 
     public async Task<ApiToken?> FindByDigestAsync(byte[] digest, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.QuerySingleAsync($"SELECT {Columns} FROM api_tokens WHERE digest = @digest;", Read, cancellationToken, ("@digest", digest));
     }
 
     public async Task<Page<ApiToken>> ListAsync(ApiTokenQuery query, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         var rows = await connection.QueryAsync(
             $"""
             SELECT {Columns} FROM api_tokens
@@ -81,7 +81,7 @@ public sealed class SqliteApiTokenStore(SqliteDatabase database) : IApiTokenStor
 
     public async Task<bool> RevokeAsync(string id, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             "UPDATE api_tokens SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL;",
             cancellationToken,
@@ -91,7 +91,7 @@ public sealed class SqliteApiTokenStore(SqliteDatabase database) : IApiTokenStor
 
     public async Task TouchAsync(string id, DateTimeOffset usedAt, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await connection.ExecuteAsync(
             "UPDATE api_tokens SET last_used_at = @used_at WHERE id = @id AND (last_used_at IS NULL OR last_used_at < @used_at);",
             cancellationToken,

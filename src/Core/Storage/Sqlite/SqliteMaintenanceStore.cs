@@ -8,7 +8,7 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 {
     public async Task<int> PurgeSessionsAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         var ids = await connection.QueryAsync(
             "SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= @now LIMIT @batch;",
@@ -25,7 +25,7 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 
     public async Task<int> PurgeRefreshTokensAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             "DELETE FROM refresh_tokens WHERE digest IN (SELECT digest FROM refresh_tokens WHERE expires_at <= @now LIMIT @batch);",
             cancellationToken,
@@ -35,7 +35,7 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 
     public async Task<int> PurgeApiTokensAsync(DateTimeOffset threshold, int batch, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         var ids = await connection.QueryAsync(
             "SELECT id FROM api_tokens WHERE revoked_at < @threshold OR expires_at < @threshold LIMIT @batch;",
@@ -52,7 +52,7 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 
     public async Task<int> PurgePasswordResetsAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             "DELETE FROM password_resets WHERE digest IN (SELECT digest FROM password_resets WHERE spent_at IS NOT NULL OR expires_at <= @now LIMIT @batch);",
             cancellationToken,
@@ -62,7 +62,7 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 
     public async Task<int> PurgeFullBucketsAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             "DELETE FROM rate_buckets WHERE key IN (SELECT key FROM rate_buckets WHERE full_at <= @now LIMIT @batch);",
             cancellationToken,
@@ -72,7 +72,7 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 
     public async Task<int> PurgeUsageAsync(DateOnly before, int batch, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             "DELETE FROM usage_days WHERE (token_id, day) IN (SELECT token_id, day FROM usage_days WHERE day < @before LIMIT @batch);",
             cancellationToken,
@@ -82,7 +82,7 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 
     public async Task<bool> TryAcquireAsync(string name, string holder, DateTimeOffset until, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             """
             INSERT INTO leases (name, holder, until) VALUES (@name, @holder, @until)
@@ -98,7 +98,7 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 
     public async Task ReleaseAsync(string name, string holder, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await connection.ExecuteAsync(
             "UPDATE leases SET until = @now WHERE name = @name AND holder = @holder;",
             cancellationToken,

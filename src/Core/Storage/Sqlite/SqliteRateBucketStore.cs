@@ -22,7 +22,7 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
 
     public async Task<BucketTake> TakeAsync(string key, int capacity, double refillPerSecond, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         var taken = await connection.QueryAsync(
             Take,
             r => r.GetDouble(0),

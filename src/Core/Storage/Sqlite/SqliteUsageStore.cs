@@ -1,6 +1,5 @@
 using System.Globalization;
 using IronAuth.Core.Limits;
-using Microsoft.Data.Sqlite;
 
 namespace IronAuth.Core.Storage.Sqlite;
 
@@ -31,7 +30,7 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
 
     public async Task<UsageOutcome> TryAddAsync(string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         var added = await connection.QueryAsync(
             TryAdd,
             r => new UsageDay(tokenId, day, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)),
@@ -51,7 +50,7 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
 
     public async Task<UsageDay> AddAsync(string tokenId, DateOnly day, UsageDelta delta, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         var rows = await connection.QueryAsync(
             Add,
             r => new UsageDay(tokenId, day, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)),
@@ -62,11 +61,11 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
 
     public async Task<IReadOnlyList<UsageDay>> ListAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         return await ListAsync(connection, tokenId, from, to, cancellationToken);
     }
 
-    private static Task<List<UsageDay>> ListAsync(SqliteConnection connection, string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
+    private static Task<List<UsageDay>> ListAsync(SqliteConnectionLease connection, string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
         connection.QueryAsync(
             "SELECT day, requests, tokens, cost_micros FROM usage_days WHERE token_id = @token_id AND day BETWEEN @from AND @to ORDER BY day DESC;",
             r => new UsageDay(tokenId, DateOnly.ParseExact(r.GetString(0), "yyyy-MM-dd", CultureInfo.InvariantCulture), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)),
