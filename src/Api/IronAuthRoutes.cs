@@ -72,6 +72,8 @@ public static class IronAuthRoutes
             b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401)),
         new("GET", "health", "Health", "Liveness and store reachability", AuthEndpoints.Health,
             b => b.Produces<HealthResponse>().Produces<HealthResponse>(503)),
+        new("GET", "openapi.json", "OpenApi", "This OpenAPI document", OpenApiEndpoints.Document,
+            b => b.Produces(StatusCodes.Status200OK, contentType: "application/json")),
     ];
 
     private static RouteHandlerBuilder Problems(this RouteHandlerBuilder builder, params int[] statuses)
