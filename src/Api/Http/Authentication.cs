@@ -37,6 +37,21 @@ public static class Authentication
         return result.Failure is { } failure ? (null, Problems.For(context, failure)) : (result.Value, null);
     }
 
+    /// <summary>
+    /// Authenticates and requires <paramref name="permission"/> over the data of <paramref name="ownerId"/>
+    /// (null: over everyone's). The caller, or a problem response to return as is.
+    /// </summary>
+    public static async Task<(Caller? Caller, IResult? Problem)> AuthorizeAsync(this HttpRequest request, string permission, string? ownerId = null)
+    {
+        var (caller, problem) = await request.AuthenticateAsync();
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        return caller!.Require(permission, ownerId) is { } forbidden ? (null, Problems.For(request.HttpContext, forbidden)) : (caller, null);
+    }
+
     /// <summary>Why an API token was refused, as the problem a request bearing it gets.</summary>
     public static Failure FailureOf(TokenVerdict verdict, HttpContext context) => verdict.Code switch
     {
