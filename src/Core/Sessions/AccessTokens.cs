@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Signing;
 using IronAuth.Core.Users;
@@ -22,6 +23,8 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
 
     private readonly JsonWebTokenHandler handler = new() { SetDefaultTimesOnTokenCreation = false, MapInboundClaims = false };
     private readonly JwtOptions jwt = options.Value.Jwt;
+    private const int MaxValidated = 10_000;
+    private readonly ConcurrentDictionary<string, (AccessTokenClaims Claims, DateTimeOffset Until)> validated = new(StringComparer.Ordinal);
     private TokenValidationParameters? parameters;
 
     public async Task<IssuedAccessToken> IssueAsync(User user, string sessionId)
@@ -53,19 +56,41 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
         return new IssuedAccessToken(token, jti, expires);
     }
 
-    /// <summary>Validates signature, algorithm, type, issuer, audience and lifetime; null when any fails.</summary>
+    /// <summary>
+    /// Validates signature, algorithm, type, issuer, audience and lifetime; null when any fails. A token that
+    /// validated is remembered (by its exact text) until it expires, so a client presenting the same token again
+    /// skips the signature check, which is most of the cost of a JWT-authenticated request. Session and user
+    /// state are checked by the caller on every request regardless.
+    /// </summary>
     public async Task<AccessTokenClaims?> ValidateAsync(string token)
     {
+        var now = time.GetUtcNow();
+        if (validated.TryGetValue(token, out var hit))
+        {
+            if (hit.Until > now)
+            {
+                return hit.Claims;
+            }
+
+            validated.TryRemove(token, out _);
+        }
+
         var result = await handler.ValidateTokenAsync(token, parameters ??= await CreateParametersAsync());
-        if (!result.IsValid || result.SecurityToken is not JsonWebToken parsed)
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken parsed
+            || !parsed.TryGetPayloadValue<string>(JwtRegisteredClaimNames.Sid, out var sid)
+            || !Ids.IsWellFormed(sid) || !Ids.IsWellFormed(parsed.Subject))
         {
             return null;
         }
 
-        return parsed.TryGetPayloadValue<string>(JwtRegisteredClaimNames.Sid, out var sid)
-            && Ids.IsWellFormed(sid) && Ids.IsWellFormed(parsed.Subject)
-            ? new AccessTokenClaims(parsed.Subject, sid, parsed.Id)
-            : null;
+        var claims = new AccessTokenClaims(parsed.Subject, sid, parsed.Id);
+        if (validated.Count >= MaxValidated)
+        {
+            validated.Clear();
+        }
+
+        validated[token] = (claims, new DateTimeOffset(parsed.ValidTo, TimeSpan.Zero) + jwt.ClockSkew);
+        return claims;
     }
 
     private async Task<TokenValidationParameters> CreateParametersAsync()
