@@ -97,13 +97,13 @@ internal sealed class CliContext(TextReader input, TextWriter output, TextWriter
     }
 
     /// <summary>
-    /// A new password: the first line of standard input with <paramref name="fromStdin"/>, else typed twice on the
+    /// A new password: the first line of standard input with <paramref name="stdinOption"/>, else typed twice on the
     /// terminal. Null (after saying why, with the exit code in <paramref name="exitCode"/>) when there is none.
     /// </summary>
-    public string? ReadNewPassword(bool fromStdin, string username, out int exitCode)
+    public string? ReadNewPassword(ParseResult parse, Option<bool> stdinOption, string username, out int exitCode)
     {
         exitCode = IronAuthCli.Succeeded;
-        if (fromStdin)
+        if (parse.GetValue(stdinOption))
         {
             if (input.ReadLine() is { Length: > 0 } line)
             {
@@ -116,7 +116,7 @@ internal sealed class CliContext(TextReader input, TextWriter output, TextWriter
 
         if (environment.ReadSecret is not { } readSecret)
         {
-            exitCode = Usage("No password given: pass --password-stdin (or --admin-password-stdin), or run in a terminal to be asked.");
+            exitCode = Usage($"No password given: pass {stdinOption.Name}, or run in a terminal to be asked.");
             return null;
         }
 

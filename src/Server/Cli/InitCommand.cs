@@ -52,7 +52,7 @@ internal static class InitCommand
                 return cli.Fail($"The store already has an active admin ('{existing.Username}'); pass --force to create another.");
             }
 
-            if (cli.ReadNewPassword(parse.GetValue(passwordStdin), name, out var exitCode) is not { } password)
+            if (cli.ReadNewPassword(parse, passwordStdin, name, out var exitCode) is not { } password)
             {
                 return exitCode;
             }

@@ -43,7 +43,7 @@ internal static class UsersCommands
                 return cli.Fail(invalid);
             }
 
-            if (cli.ReadNewPassword(parse.GetValue(passwordStdin), name, out var exitCode) is not { } password)
+            if (cli.ReadNewPassword(parse, passwordStdin, name, out var exitCode) is not { } password)
             {
                 return exitCode;
             }

@@ -64,6 +64,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("Unrecognized command or argument '--bogus'", "users", "list", "--bogus")]
     [InlineData("Unrecognized command or argument '--urls'", "users", "list", "--urls", "http://127.0.0.1:0")]
     [InlineData("Unrecognized command or argument 'extra'", "users", "show", "ada", "extra")]
+    [InlineData("Unrecognized command or argument '--urls'", "--store", "sqlite", "users", "list", "--urls", "http://127.0.0.1:0")]
     [InlineData("Required command was not provided", "users")]
     [InlineData("'superuser' not recognized", "users", "set-role", "ada", "superuser")]
     [InlineData("'--user' is required", "tokens", "create", "--name", "x")]
