@@ -109,4 +109,8 @@ public sealed record VerifyTokenResponse(
 
 public sealed record RecordedUsageResponse(string TokenId, bool OverQuota, QuotaInfo Quota);
 
-public sealed record UsageDayResponse(string Day, long Requests, long Tokens, decimal Cost);
+public sealed record UsageDayResponse(string Day, long Requests, long Tokens, decimal Cost)
+{
+    public static UsageDayResponse From(UsageDay day) => new(
+        day.Day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), day.Requests, day.Tokens, Money.FromMicros(day.CostMicros));
+}

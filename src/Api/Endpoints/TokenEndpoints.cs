@@ -170,8 +170,7 @@ public static class TokenEndpoints
         {
             var manager = context.RequestServices.GetRequiredService<TokenManager>();
             var history = await manager.HistoryAsync(token, days, context.RequestAborted);
-            return TypedResults.Ok(history.Select(d => new UsageDayResponse(
-                d.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), d.Requests, d.Tokens, Money.FromMicros(d.CostMicros))).ToList());
+            return TypedResults.Ok(history.Select(UsageDayResponse.From).ToList());
         });
     }
 

@@ -24,6 +24,7 @@ public sealed class PasswordHasher : IDisposable
     private readonly SemaphoreSlim slots;
     private readonly PasswordOptions options;
     private readonly Lazy<string> dummyHash;
+    private long verifications;
 
     public PasswordHasher(IOptions<IronAuthOptions> options)
     {
@@ -49,7 +50,13 @@ public sealed class PasswordHasher : IDisposable
         // Oversized input can never match a policy-made hash; it still costs one hash so timing says nothing.
         var usable = hash is not null && Encoding.UTF8.GetByteCount(password) <= PasswordLimits.MaxBytes;
         var target = usable ? hash! : dummyHash.Value;
-        var matched = await RunAsync(() => (bool?)Verify(password, target), cancellationToken);
+        var matched = await RunAsync(
+            () =>
+            {
+                Interlocked.Increment(ref verifications);
+                return (bool?)Verify(password, target);
+            },
+            cancellationToken);
         return matched switch
         {
             null => null,
@@ -59,6 +66,9 @@ public sealed class PasswordHasher : IDisposable
             _ => PasswordVerdict.Mismatch,
         };
     }
+
+    /// <summary>bcrypt verifications run so far, the dummy ones included.</summary>
+    public long Verifications => Interlocked.Read(ref verifications);
 
     public void Dispose() => slots.Dispose();
 

@@ -19,7 +19,8 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
-    public static async Task<ServerProcess> StartAsync(IDictionary<string, string> settings)
+    /// <summary>Starts <c>ironauth</c> with <paramref name="arguments"/> (by default only a free loopback port).</summary>
+    public static async Task<ServerProcess> StartAsync(IDictionary<string, string> settings, IReadOnlyList<string>? arguments = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -29,7 +30,11 @@ public sealed partial class ServerProcess : IAsyncDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ironauth.dll"));
-        info.ArgumentList.Add("--urls=http://127.0.0.1:0");
+        foreach (var argument in arguments ?? ["--urls=http://127.0.0.1:0"])
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         foreach (var (key, value) in settings)
         {
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
