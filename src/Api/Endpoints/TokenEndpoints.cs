@@ -94,18 +94,13 @@ public static class TokenEndpoints
 
     public static async Task<IResult> Verify(HttpRequest request)
     {
-        var (caller, denied) = await request.AuthenticateAsync();
+        var (_, denied) = await request.AuthorizeAsync(Permissions.TokensVerify);
         if (denied is not null)
         {
             return denied;
         }
 
         var context = request.HttpContext;
-        if (caller!.Require(Permissions.TokensVerify) is { } forbidden)
-        {
-            return Problems.For(context, forbidden);
-        }
-
         var (body, problem) = await JsonBody.ReadAsync<VerifyTokenRequest>(request);
         if (problem is not null)
         {
@@ -133,18 +128,13 @@ public static class TokenEndpoints
 
     public static async Task<IResult> RecordUsage(HttpRequest request, string id)
     {
-        var (caller, denied) = await request.AuthenticateAsync();
+        var (_, denied) = await request.AuthorizeAsync(Permissions.TokensVerify);
         if (denied is not null)
         {
             return denied;
         }
 
         var context = request.HttpContext;
-        if (caller!.Require(Permissions.TokensVerify) is { } forbidden)
-        {
-            return Problems.For(context, forbidden);
-        }
-
         var (body, problem) = await JsonBody.ReadAsync<RecordUsageRequest>(request);
         if (problem is not null)
         {
