@@ -70,13 +70,7 @@ public sealed class SqliteApiTokenStore(SqliteDatabase database) : IApiTokenStor
             ("@user_id", query.UserId),
             ("@after", query.Position),
             ("@limit", query.Limit + 1));
-        var more = rows.Count > query.Limit;
-        if (more)
-        {
-            rows.RemoveAt(rows.Count - 1);
-        }
-
-        return new Page<ApiToken>(rows, more ? rows[^1].Id : null);
+        return Page<ApiToken>.FromOverfetch(rows, query.Limit, t => t.Id);
     }
 
     public async Task<bool> RevokeAsync(string id, DateTimeOffset now, CancellationToken cancellationToken)

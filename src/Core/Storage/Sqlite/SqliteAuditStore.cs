@@ -43,15 +43,8 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
             ("@user", userId),
             ("@before", before),
             ("@limit", limit + 1));
-        var more = rows.Count > limit;
-        if (more)
-        {
-            rows.RemoveAt(rows.Count - 1);
-        }
-
-        return new Page<AuditEntry>(
-            rows.ConvertAll(r => r.Entry),
-            more ? rows[^1].Seq.ToString(CultureInfo.InvariantCulture) : null);
+        var page = Page<(long Seq, AuditEntry Entry)>.FromOverfetch(rows, limit, r => r.Seq.ToString(CultureInfo.InvariantCulture));
+        return new Page<AuditEntry>([.. page.Items.Select(r => r.Entry)], page.Next);
     }
 
     private static AuditEntry Read(SqliteDataReader r) => new()

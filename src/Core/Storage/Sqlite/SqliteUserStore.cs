@@ -58,13 +58,7 @@ public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
             ("@status", query.Status?.ToWire()),
             ("@after", query.Position),
             ("@limit", query.Limit + 1));
-        var more = rows.Count > query.Limit;
-        if (more)
-        {
-            rows.RemoveAt(rows.Count - 1);
-        }
-
-        return new Page<User>(rows, more ? rows[^1].Id : null);
+        return Page<User>.FromOverfetch(rows, query.Limit, u => u.Id);
     }
 
     public async Task<WriteOutcome> UpdateAsync(User user, bool keepAnActiveAdmin, CancellationToken cancellationToken)
