@@ -42,8 +42,13 @@ public static class IronAuthCoreServiceCollectionExtensions
             return services.AddSqliteStore();
         }
 
+        if (store.Equals(nameof(StoreKind.Tables), StringComparison.OrdinalIgnoreCase))
+        {
+            return services.AddTableStore();
+        }
+
         throw new OptionsValidationException(
-            "IronAuth:Store", typeof(IronAuthOptions), [$"IronAuth:Store must be 'sqlite' in this build (was '{store}')."]);
+            "IronAuth:Store", typeof(IronAuthOptions), [$"IronAuth:Store must be 'sqlite' or 'tables' (was '{store}')."]);
     }
 
     public static IServiceCollection AddSqliteStore(this IServiceCollection services)

@@ -1,0 +1,112 @@
+using Azure;
+using Azure.Data.Tables;
+using IronAuth.Core.Passwords;
+
+namespace IronAuth.Core.Storage.Tables;
+
+/// <summary>
+/// Reset tickets live in their user's partition of the Resets table, so issuing one (spend every unspent
+/// ticket of the user, add the new one) is one entity-group transaction under the ETags read. A reset
+/// token carries no user id, so a second entity per ticket, keyed by the digest alone, leads to the user.
+/// </summary>
+public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordResetStore
+{
+    private const string UserPrefix = "user:";
+    private const string DigestPrefix = "digest:";
+    private const string DigestKey = "ticket";
+
+    private TableClient Table => storage.Resets;
+
+    public async Task AddAsync(PasswordResetTicket ticket, CancellationToken cancellationToken)
+    {
+        if (!TableEntities.IsKeySafe(ticket.UserId))
+        {
+            throw new ArgumentException("The user id must be usable as a table key.", nameof(ticket));
+        }
+
+        var digest = TableEntities.Hex(ticket.Digest);
+        // The index entry first: if the transaction below never lands, it points at no ticket and finds nothing.
+        await Table.InsertAsync(new TableEntity(DigestPrefix + digest, DigestKey) { ["UserId"] = ticket.UserId }, cancellationToken);
+
+        var partition = UserPrefix + ticket.UserId;
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and Spent eq false");
+        for (var attempt = 0; ; attempt++)
+        {
+            var actions = new List<TableTransactionAction>();
+            await foreach (var unspent in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+            {
+                if (unspent.RowKey == digest)
+                {
+                    // An earlier attempt landed after all (the SDK retried a batch that had committed).
+                    return;
+                }
+
+                if (actions.Count == TableBatch.MaxActions - 1)
+                {
+                    break;
+                }
+
+                var etag = unspent.ETag;
+                unspent["Spent"] = true;
+                unspent["SpentAt"] = ticket.CreatedAt;
+                actions.Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, unspent, etag));
+            }
+
+            actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(partition, digest)
+            {
+                ["Spent"] = false,
+                ["CreatedAt"] = ticket.CreatedAt,
+                ["ExpiresAt"] = ticket.ExpiresAt,
+            }));
+            try
+            {
+                await Table.SubmitEntityGroupAsync(actions, cancellationToken);
+                return;
+            }
+            catch (TableTransactionFailedException e)
+                when (e.Status is TableEntities.PreconditionFailed or TableEntities.NotFound && storage.MayRetry(attempt))
+            {
+                // Another ticket was issued or spent meanwhile: list the unspent ones again.
+                await storage.BackOffAsync("Issue password reset", attempt, cancellationToken);
+            }
+        }
+    }
+
+    public async Task<PasswordResetTicket?> FindUsableAsync(byte[] digest, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await FindTicketAsync(TableEntities.Hex(digest), cancellationToken) is { } entity && IsUsable(entity, now)
+            ? new PasswordResetTicket(digest, entity.PartitionKey[UserPrefix.Length..], entity.RequiredTime("CreatedAt"), entity.RequiredTime("ExpiresAt"))
+            : null;
+
+    public async Task<bool> SpendAsync(byte[] digest, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var hex = TableEntities.Hex(digest);
+        for (var attempt = 0; ; attempt++)
+        {
+            if (await FindTicketAsync(hex, cancellationToken) is not { } entity || !IsUsable(entity, now))
+            {
+                return false;
+            }
+
+            var etag = entity.ETag;
+            entity["Spent"] = true;
+            entity["SpentAt"] = now;
+            try
+            {
+                await Table.UpdateEntityAsync(entity, etag, TableUpdateMode.Replace, cancellationToken);
+                return true;
+            }
+            catch (RequestFailedException e) when (e.Status == TableEntities.PreconditionFailed && storage.MayRetry(attempt))
+            {
+                await storage.BackOffAsync("Spend password reset", attempt, cancellationToken);
+            }
+        }
+    }
+
+    private static bool IsUsable(TableEntity ticket, DateTimeOffset now) =>
+        ticket.GetBoolean("Spent") == false && ticket.RequiredTime("ExpiresAt") > now;
+
+    private async Task<TableEntity?> FindTicketAsync(string digest, CancellationToken cancellationToken) =>
+        await Table.FindAsync(DigestPrefix + digest, DigestKey, cancellationToken) is { } index
+            ? await Table.FindAsync(UserPrefix + index.RequiredString("UserId"), digest, cancellationToken)
+            : null;
+}
