@@ -96,7 +96,9 @@ public abstract class JwksTests(string store)
     {
         using var shared = await TestStore.CreateAsync(store);
 
-        var servers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => TestServer.StartAsync(shared)));
+        // No configured key (null unsets the test server's shared one): each server generates one, one insert wins.
+        var noKey = new Dictionary<string, string?> { ["IronAuth:Jwt:SigningKey"] = null };
+        var servers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => TestServer.StartAsync(shared, noKey)));
         try
         {
             var kids = await Task.WhenAll(servers.Select(async s =>

@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Signing;
 using IronAuth.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -20,6 +22,8 @@ namespace IronAuth.Tests.Support;
 public sealed class TestServer : IAsyncDisposable
 {
     public const string AdminPassword = "admin-Passw0rd-for-tests";
+
+    private static readonly Lazy<string> SharedSigningKey = new(() => SigningKeys.Generate(SigningAlgorithm.RS256));
 
     private readonly WebApplication app;
     private readonly bool ownsStore;
@@ -81,7 +85,15 @@ public sealed class TestServer : IAsyncDisposable
             ["IronAuth:Login:PerIpPerMinute"] = "10000",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        foreach (var (key, value) in store.Settings.Concat(settings ?? new Dictionary<string, string?>()))
+        settings ??= new Dictionary<string, string?>();
+        if (!settings.Keys.Any(key => key.StartsWith("IronAuth:Jwt:", StringComparison.Ordinal)))
+        {
+            // Generating an RSA key costs 100-250 ms of CPU, on every one of the ~150 server starts of a run on
+            // two cores. Tests of the generated-and-stored key say so by setting an IronAuth:Jwt: key themselves.
+            config["IronAuth:Jwt:SigningKey"] = SharedSigningKey.Value;
+        }
+
+        foreach (var (key, value) in store.Settings.Concat(settings))
         {
             config[key] = value;
         }
