@@ -55,6 +55,26 @@ public sealed class TableStoreTests : StoreContractTests
     }
 
     [Fact]
+    public async Task Concurrent_rotations_decide_consistently_round_after_round()
+    {
+        // The store decides from two parallel reads; a loser that read the token before the winner spent it
+        // and the session after a third caller revoked it once answered Invalid. Repeat the race to catch that.
+        for (var round = 0; round < 20; round++)
+        {
+            var now = Time.GetUtcNow();
+            var session = new Session { Id = Ids.New(Time), UserId = Ids.New(Time), CreatedAt = now, ExpiresAt = now.AddDays(1) };
+            var token = RefreshTokens.New(session.Id);
+            await Sessions.CreateAsync(session, new RefreshTokenRecord(Ids.Digest(token), session.Id, now, session.ExpiresAt), default);
+
+            var outcomes = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => Sessions.RotateAsync(
+                session.Id, Ids.Digest(token), new RefreshTokenRecord(Ids.Digest(RefreshTokens.New(session.Id)), session.Id, now, now.AddDays(2)), now, default)));
+
+            Assert.Single(outcomes, o => o == RotationOutcome.Rotated);
+            Assert.Equal(11, outcomes.Count(o => o == RotationOutcome.Reused));
+        }
+    }
+
+    [Fact]
     public async Task A_rotation_is_not_reuse_when_the_same_call_is_repeated_after_it_landed()
     {
         // What the SDK does when a committed batch's answer is lost: it sends the same request again.

@@ -57,13 +57,22 @@ public sealed class TableSessionStore(TableStorage storage) : ISessionStore
             throw new ArgumentException("The next token must belong to the same session.", nameof(next));
         }
 
+        var tokenKey = TokenPrefix + TableEntities.Hex(presented);
         var nextKey = TokenPrefix + TableEntities.Hex(next.Digest);
         for (var attempt = 0; ; attempt++)
         {
             // Two point reads in the session's partition, in parallel: one round trip.
             var sessionRead = Table.FindAsync(sessionId, SessionKey, cancellationToken);
-            var tokenRead = Table.FindAsync(sessionId, TokenPrefix + TableEntities.Hex(presented), cancellationToken);
+            var tokenRead = Table.FindAsync(sessionId, tokenKey, cancellationToken);
             var (session, token) = (await sessionRead, await tokenRead);
+            if (token is not null && token.GetDateTimeOffset("SpentAt") is null && (session is null || !FromEntity(session).IsActiveAt(now)))
+            {
+                // Parallel reads are no snapshot: the token may have been read before a concurrent caller
+                // spent it, and the session after that caller revoked it for reuse. Spending is one-way and
+                // needs an active session, so the token read again now, after the session, is what decides.
+                token = await Table.FindAsync(sessionId, tokenKey, cancellationToken);
+            }
+
             if (token is null)
             {
                 return RotationOutcome.Invalid;

@@ -11,14 +11,15 @@ namespace IronAuth.Core.Storage.Tables;
 /// transactions: a create inserts the name entry and the user together (the name entry's 409 decides a
 /// race for a username), and a write that changes who is an active admin updates the user and the roster
 /// together, each under its ETag (so two concurrent demotions of the last two admins cannot both commit).
+/// Usernames are fixed at creation (nothing in IronAuth renames a user), so updates leave the index alone.
 /// </summary>
 public sealed class TableUserStore(TableStorage storage) : IUserStore
 {
-    internal const string Partition = "users";
+    private const string Partition = "users";
     private const string UserPrefix = "user:";
     private const string UserPrefixEnd = "user;"; // ':' + 1: the exclusive upper bound of the user rows.
     private const string NamePrefix = "name:";
-    internal const string RosterKey = "admins";
+    private const string RosterKey = "admins";
 
     private TableClient Table => storage.Users;
 
@@ -88,7 +89,7 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
     {
         // Row keys are "user:" + a UUIDv7, so key order is creation order and the position (the last id
         // returned) continues exactly where the previous page stopped, whatever the filters dropped.
-        var after = UserPrefix + (TableEntities.IsKeySafe(query.Position) ? query.Position : "");
+        var after = UserPrefix + query.Position; // A filter value, escaped by CreateQueryFilter: any string is safe here.
         var filters = new List<string>
         {
             TableClient.CreateQueryFilter($"PartitionKey eq {Partition} and RowKey gt {after} and RowKey lt {UserPrefixEnd}"),
