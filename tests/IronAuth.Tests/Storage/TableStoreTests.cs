@@ -1,4 +1,5 @@
 using IronAuth.Core;
+using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Users;
 using IronAuth.Tests.Support;
@@ -72,6 +73,21 @@ public sealed class TableStoreTests : StoreContractTests
             Assert.Single(outcomes, o => o == RotationOutcome.Rotated);
             Assert.Equal(11, outcomes.Count(o => o == RotationOutcome.Reused));
         }
+    }
+
+    [Fact]
+    public async Task Concurrent_reset_issues_for_one_user_leave_exactly_one_usable_ticket()
+    {
+        // ETags cannot guard an absence: each issue sees no earlier ticket, so only the partition's
+        // "latest" entity makes the second one re-read and spend the first.
+        var userId = Ids.New(Time);
+        var now = Time.GetUtcNow();
+        var tickets = Enumerable.Range(0, 6).Select(_ => new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), userId, now, now.AddMinutes(30))).ToList();
+
+        await Task.WhenAll(tickets.Select(t => Resets.AddAsync(t, default)));
+
+        var usable = await Task.WhenAll(tickets.Select(t => Resets.FindUsableAsync(t.Digest, now, default)));
+        Assert.Single(usable, u => u is not null);
     }
 
     [Fact]

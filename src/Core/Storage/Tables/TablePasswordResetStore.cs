@@ -6,14 +6,18 @@ namespace IronAuth.Core.Storage.Tables;
 
 /// <summary>
 /// Reset tickets live in their user's partition of the Resets table, so issuing one (spend every unspent
-/// ticket of the user, add the new one) is one entity-group transaction under the ETags read. A reset
-/// token carries no user id, so a second entity per ticket, keyed by the digest alone, leads to the user.
+/// ticket of the user, add the new one) is one entity-group transaction under the ETags read. The
+/// transaction also writes the partition's "latest" entity under its ETag (or inserts it, 409 when someone
+/// else did): ETags cannot guard the absence of a ticket, so without it two concurrent issues that each
+/// found no unspent ticket would both commit and leave two usable. A reset token carries no user id, so a
+/// second entity per ticket, keyed by the digest alone, leads to the user.
 /// </summary>
 public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordResetStore
 {
     private const string UserPrefix = "user:";
     private const string DigestPrefix = "digest:";
     private const string DigestKey = "ticket";
+    private const string LatestKey = "latest";
 
     private TableClient Table => storage.Resets;
 
@@ -32,6 +36,8 @@ public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordRes
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and Spent eq false");
         for (var attempt = 0; ; attempt++)
         {
+            // The latest entity is read first: any issue that commits after this read changes its ETag.
+            var latest = await Table.FindAsync(partition, LatestKey, cancellationToken);
             var actions = new List<TableTransactionAction>();
             await foreach (var unspent in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
             {
@@ -41,9 +47,10 @@ public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordRes
                     return;
                 }
 
-                if (actions.Count == TableBatch.MaxActions - 1)
+                if (actions.Count == TableBatch.MaxActions - 2)
                 {
-                    break;
+                    // Every issue spends the earlier tickets, so a user has at most one unspent ticket.
+                    throw new InvalidOperationException($"User {ticket.UserId} has more unspent reset tickets than one transaction can spend.");
                 }
 
                 var etag = unspent.ETag;
@@ -58,13 +65,17 @@ public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordRes
                 ["CreatedAt"] = ticket.CreatedAt,
                 ["ExpiresAt"] = ticket.ExpiresAt,
             }));
+            var marker = new TableEntity(partition, LatestKey) { ["Digest"] = digest };
+            actions.Add(latest is null
+                ? new TableTransactionAction(TableTransactionActionType.Add, marker)
+                : new TableTransactionAction(TableTransactionActionType.UpdateReplace, marker, latest.ETag));
             try
             {
                 await Table.SubmitEntityGroupAsync(actions, cancellationToken);
                 return;
             }
             catch (TableTransactionFailedException e)
-                when (e.Status is TableEntities.PreconditionFailed or TableEntities.NotFound && storage.MayRetry(attempt))
+                when (e.Status is TableEntities.PreconditionFailed or TableEntities.Conflict or TableEntities.NotFound && storage.MayRetry(attempt))
             {
                 // Another ticket was issued or spent meanwhile: list the unspent ones again.
                 await storage.BackOffAsync("Issue password reset", attempt, cancellationToken);
