@@ -4,13 +4,12 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
-using Microsoft.OpenApi;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
 public static class IronAuthApiExtensions
 {
-    /// <summary>JSON settings, problem details and the OpenAPI document for the HTTP surface. Safe to call twice.</summary>
+    /// <summary>JSON settings and problem details for the HTTP surface. Safe to call twice.</summary>
     public static IServiceCollection AddIronAuthApi(this IServiceCollection services)
     {
         services.AddIronAuthCore();
@@ -27,27 +26,6 @@ public static class IronAuthApiExtensions
             }
 
             problem.Detail ??= Problems.DefaultDetailOf(status);
-        });
-        services.AddOpenApi(o =>
-        {
-            o.AddDocumentTransformer((document, _, _) =>
-            {
-                document.Info = new OpenApiInfo
-                {
-                    Title = "IronAuth",
-                    Version = ApiInfo.Version,
-                    Description = "Users, sessions and API tokens. Errors are application/problem+json with a stable `code`.",
-                };
-                document.Components ??= new OpenApiComponents();
-                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-                document.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme
-                {
-                    Type = SecuritySchemeType.Http,
-                    Scheme = "bearer",
-                    Description = "An access JWT from /api/auth/login, or an API token (iron_…).",
-                };
-                return Task.CompletedTask;
-            });
         });
         return services;
     }
@@ -67,7 +45,7 @@ public static class IronAuthApiExtensions
         return services;
     }
 
-    /// <summary>Maps every route of <see cref="IronAuthRoutes.All"/> under <c>/api</c>, and the OpenAPI document.</summary>
+    /// <summary>Maps every route of <see cref="IronAuthRoutes.All"/> under <c>/api</c>, the OpenAPI document included.</summary>
     public static IEndpointRouteBuilder MapIronAuthApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/" + IronAuthRoutes.Prefix);
@@ -78,8 +56,6 @@ public static class IronAuthApiExtensions
                 .WithSummary(route.Summary);
             route.Describe(builder);
         }
-
-        endpoints.MapOpenApi("/" + IronAuthRoutes.Prefix + "/openapi.json");
         return endpoints;
     }
 }

@@ -53,10 +53,27 @@ public static class IronAuthRoutes
         new("GET", "users/{id}/audit", "ListUserAudit", "Audit entries made by or about a user, newest first", AuditEndpoints.ListForUser,
             b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401, 403, 404)),
 
+        new("POST", "tokens", "CreateToken", "Issue an API token; the secret is in this response only", TokenEndpoints.Create,
+            b => b.Accepts<CreateTokenRequest>("application/json").Produces<CreatedTokenResponse>(201).Problems(400, 401, 403, 404, 409, 429)),
+        new("GET", "tokens", "ListTokens", "List API tokens (metadata only)", TokenEndpoints.List,
+            b => b.Produces<PageResponse<ApiTokenResponse>>().Problems(400, 401, 403, 429)),
+        new("GET", "tokens/{id}", "GetToken", "One API token's metadata", TokenEndpoints.Get,
+            b => b.Produces<ApiTokenResponse>().Problems(401, 403, 404, 429)),
+        new("DELETE", "tokens/{id}", "RevokeToken", "Revoke an API token", TokenEndpoints.Revoke,
+            b => b.Produces(204).Problems(401, 403, 404, 429)),
+        new("POST", "tokens/verify", "VerifyToken", "Check, rate-limit and meter one use of an API token (tokens:verify)", TokenEndpoints.Verify,
+            b => b.Accepts<VerifyTokenRequest>("application/json").Produces<VerifyTokenResponse>().Problems(400, 401, 403, 429)),
+        new("POST", "tokens/{id}/usage", "RecordTokenUsage", "Record usage after the fact (tokens:verify)", TokenEndpoints.RecordUsage,
+            b => b.Accepts<RecordUsageRequest>("application/json").Produces<RecordedUsageResponse>().Problems(400, 401, 403, 404, 429)),
+        new("GET", "tokens/{id}/usage", "GetTokenUsage", "Daily usage history, newest first", TokenEndpoints.Usage,
+            b => b.Produces<List<UsageDayResponse>>().Problems(400, 401, 403, 404, 429)),
+
         new("GET", "audit", "ListAudit", "Audit entries, newest first", AuditEndpoints.List,
             b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401)),
         new("GET", "health", "Health", "Liveness and store reachability", AuthEndpoints.Health,
             b => b.Produces<HealthResponse>().Produces<HealthResponse>(503)),
+        new("GET", "openapi.json", "OpenApi", "This OpenAPI document", OpenApiEndpoints.Document,
+            b => b.Produces(StatusCodes.Status200OK, contentType: "application/json")),
     ];
 
     private static RouteHandlerBuilder Problems(this RouteHandlerBuilder builder, params int[] statuses)

@@ -29,6 +29,7 @@ public static class IronAuthServer
         builder.Services.AddIronAuthApi();
         builder.Services.AddIronAuthStore(builder.Configuration);
         builder.Services.AddIronAuthCors(builder.Configuration);
+        builder.Services.AddIronAuthMaintenanceScheduler();
         return builder;
     }
 

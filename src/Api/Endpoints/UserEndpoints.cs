@@ -12,17 +12,13 @@ public static class UserEndpoints
 {
     public static async Task<IResult> Create(HttpRequest request)
     {
-        var (caller, denied) = await request.AuthenticateAsync();
+        var (caller, denied) = await request.AuthorizeAsync(Permissions.UsersWrite);
         if (denied is not null)
         {
             return denied;
         }
 
         var context = request.HttpContext;
-        if (caller!.Require(Permissions.UsersWrite) is { } forbidden)
-        {
-            return Problems.For(context, forbidden);
-        }
 
         var (body, problem) = await JsonBody.ReadAsync<CreateUserRequest>(request);
         if (problem is not null)
@@ -37,7 +33,7 @@ public static class UserEndpoints
 
         var users = context.RequestServices.GetRequiredService<UserManager>();
         var result = await users.CreateAsync(
-            caller.ToActor(request.ClientIp()),
+            caller!.ToActor(request.ClientIp()),
             new NewUser(body.Username, body.Password, role, body.Email, body.DisplayName),
             context.RequestAborted);
         return result.ToHttp(context, user => TypedResults.Created($"/api/users/{user.Id}", UserResponse.From(user)));
@@ -45,17 +41,13 @@ public static class UserEndpoints
 
     public static async Task<IResult> List(HttpRequest request)
     {
-        var (caller, denied) = await request.AuthenticateAsync();
+        var (_, denied) = await request.AuthorizeAsync(Permissions.UsersRead);
         if (denied is not null)
         {
             return denied;
         }
 
         var context = request.HttpContext;
-        if (caller!.Require(Permissions.UsersRead) is { } forbidden)
-        {
-            return Problems.For(context, forbidden);
-        }
 
         if (!Paging.TryRead(request, out var limit, out var position, out var problem))
         {
@@ -93,18 +85,13 @@ public static class UserEndpoints
 
     public static async Task<IResult> Get(HttpRequest request, string id)
     {
-        var (caller, denied) = await request.AuthenticateAsync();
+        var (_, denied) = await request.AuthorizeAsync(Permissions.UsersRead, id);
         if (denied is not null)
         {
             return denied;
         }
 
         var context = request.HttpContext;
-        if (caller!.Require(Permissions.UsersRead, id) is { } forbidden)
-        {
-            return Problems.For(context, forbidden);
-        }
-
         var result = await context.RequestServices.GetRequiredService<UserManager>().GetAsync(id, context.RequestAborted);
         return result.ToHttp(context, user => TypedResults.Ok(UserResponse.From(user)));
     }
@@ -132,7 +119,7 @@ public static class UserEndpoints
 
         var users = context.RequestServices.GetRequiredService<UserManager>();
         var result = await users.UpdateProfileAsync(
-            caller.ToActor(request.ClientIp()),
+            caller!.ToActor(request.ClientIp()),
             id,
             new ProfileChange(body!.EmailSet, body.Email, body.DisplayNameSet, body.DisplayName),
             context.RequestAborted);
@@ -196,7 +183,7 @@ public static class UserEndpoints
 
         var users = context.RequestServices.GetRequiredService<UserManager>();
         var result = await users.ChangePasswordAsync(
-            caller.ToActor(request.ClientIp()), id, body!.CurrentPassword, body.NewPassword, caller.SessionId, context.RequestAborted);
+            caller!.ToActor(request.ClientIp()), id, body!.CurrentPassword, body.NewPassword, caller.SessionId, context.RequestAborted);
         return result.ToHttp(context, _ => TypedResults.NoContent());
     }
 
@@ -216,20 +203,16 @@ public static class UserEndpoints
     private static async Task<IResult> AdminActionAsync<T>(
         HttpRequest request, Func<UserManager, Actor, CancellationToken, Task<Result<T>>> action, Func<T, IResult> ok)
     {
-        var (caller, denied) = await request.AuthenticateAsync();
+        var (caller, denied) = await request.AuthorizeAsync(Permissions.UsersWrite);
         if (denied is not null)
         {
             return denied;
         }
 
         var context = request.HttpContext;
-        if (caller!.Require(Permissions.UsersWrite) is { } forbidden)
-        {
-            return Problems.For(context, forbidden);
-        }
 
         var users = context.RequestServices.GetRequiredService<UserManager>();
-        var result = await action(users, caller.ToActor(request.ClientIp()), context.RequestAborted);
+        var result = await action(users, caller!.ToActor(request.ClientIp()), context.RequestAborted);
         return result.ToHttp(context, ok);
     }
 }

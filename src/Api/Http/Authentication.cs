@@ -1,5 +1,7 @@
 using IronAuth.Core;
+using IronAuth.Core.Limits;
 using IronAuth.Core.Sessions;
+using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,13 +11,8 @@ namespace IronAuth.Api.Http;
 /// <summary>Authenticates <c>Authorization: Bearer …</c>: an access JWT or (prefix <c>iron_</c>) an API token.</summary>
 public static class Authentication
 {
-    public const string ApiTokenPrefix = "iron_";
-
     private static readonly Failure Missing =
         new(FailureKind.Unauthorized, "missing_credentials", "Send an access token or API token as 'Authorization: Bearer <token>'.");
-
-    private static readonly Failure ApiTokensUnavailable =
-        new(FailureKind.Unauthorized, "invalid_token", "API tokens are not accepted by this server.");
 
     /// <summary>The caller, or a problem response to return as is.</summary>
     public static async Task<(Caller? Caller, IResult? Problem)> AuthenticateAsync(this HttpRequest request)
@@ -26,16 +23,64 @@ public static class Authentication
             return (null, Problems.For(context, Missing));
         }
 
-        if (token.StartsWith(ApiTokenPrefix, StringComparison.Ordinal))
+        if (token.StartsWith(ApiTokenFormat.Prefix, StringComparison.Ordinal))
         {
-            return (null, Problems.For(context, ApiTokensUnavailable));
+            var verifier = context.RequestServices.GetRequiredService<TokenVerifier>();
+            var verdict = await verifier.VerifyAsync(token, 0, 0, context.RequestAborted);
+            RateLimitHeaders.Write(context.Response, verdict);
+            return verdict.IsValid
+                ? (new Caller(verdict.Owner!, AuthMethod.ApiToken, verdict.Scopes!, null, verdict.Token!.Id), null)
+                : (null, Problems.For(context, FailureOf(verdict, context)));
         }
 
         var result = await context.RequestServices.GetRequiredService<SignInManager>().AuthenticateAsync(token, context.RequestAborted);
         return result.Failure is { } failure ? (null, Problems.For(context, failure)) : (result.Value, null);
     }
 
+    /// <summary>
+    /// Authenticates and requires <paramref name="permission"/> over the data of <paramref name="ownerId"/>
+    /// (null: over everyone's). The caller, or a problem response to return as is.
+    /// </summary>
+    public static async Task<(Caller? Caller, IResult? Problem)> AuthorizeAsync(this HttpRequest request, string permission, string? ownerId = null)
+    {
+        var (caller, problem) = await request.AuthenticateAsync();
+        if (problem is not null)
+        {
+            return (null, problem);
+        }
+
+        return caller!.Require(permission, ownerId) is { } forbidden ? (null, Problems.For(request.HttpContext, forbidden)) : (caller, null);
+    }
+
+    /// <summary>Why an API token was refused, as the problem a request bearing it gets.</summary>
+    public static Failure FailureOf(TokenVerdict verdict, HttpContext context) => verdict.Code switch
+    {
+        VerdictCode.RateLimited => new Failure(FailureKind.TooManyRequests, "rate_limited", "This API token's rate limit is exhausted; slow down.")
+        {
+            RetryAfter = verdict.Bucket!.RetryAfter,
+        },
+        VerdictCode.QuotaExceeded => new Failure(FailureKind.TooManyRequests, "quota_exceeded",
+            $"This API token's {verdict.Usage!.Exhausted.ToWire()} quota for today (UTC) is used up.")
+        {
+            RetryAfter = UntilNextUtcDay(context),
+        },
+        VerdictCode.Malformed => InvalidToken("The API token is malformed (wrong length, characters or checksum)."),
+        VerdictCode.NotFound => InvalidToken("The API token is not known."),
+        VerdictCode.Expired => InvalidToken("The API token has expired."),
+        VerdictCode.Revoked => InvalidToken("The API token has been revoked."),
+        VerdictCode.OwnerInactive => InvalidToken("The API token's owner is suspended or deleted."),
+        _ => throw new ArgumentOutOfRangeException(nameof(verdict)),
+    };
+
     public static string? ClientIp(this HttpRequest request) => request.HttpContext.Connection.RemoteIpAddress?.ToString();
+
+    private static Failure InvalidToken(string detail) => new(FailureKind.Unauthorized, "invalid_token", detail);
+
+    private static TimeSpan UntilNextUtcDay(HttpContext context)
+    {
+        var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        return now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime;
+    }
 
     private static bool TryGetBearer(HttpRequest request, out string token)
     {

@@ -59,6 +59,9 @@ public static class AuditActions
     public const string SessionRefreshed = "session.refreshed";
     public const string RefreshReuseDetected = "session.reuse_detected";
     public const string LoggedOut = "session.logged_out";
+    public const string TokenCreated = "token.created";
+    public const string TokenRevoked = "token.revoked";
+    public const string MaintenanceRan = "maintenance.ran";
 }
 
 /// <summary>The append-only audit log. Entries are only ever inserted.</summary>

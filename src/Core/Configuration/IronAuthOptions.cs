@@ -25,6 +25,14 @@ public sealed class IronAuthOptions
     public JwtOptions Jwt { get; set; } = new();
 
     public LoginOptions Login { get; set; } = new();
+
+    public TokenOptions Tokens { get; set; } = new();
+
+    public RateLimitOptions RateLimits { get; set; } = new();
+
+    public QuotaOptions Quotas { get; set; } = new();
+
+    public MaintenanceOptions Maintenance { get; set; } = new();
 }
 
 public sealed class SqliteOptions
@@ -124,4 +132,62 @@ public sealed class LoginOptions
     public int MaxLockoutSeconds { get; set; } = 3600;
 
     public int PerIpPerMinute { get; set; } = 30;
+}
+
+public sealed class TokenOptions
+{
+    public int DefaultLifetimeDays { get; set; } = 30;
+
+    public int MaxLifetimeDays { get; set; } = 30;
+
+    /// <summary>Creating a token revokes the owner's other active tokens, in the same atomic step.</summary>
+    public bool OneActivePerUser { get; set; }
+
+    /// <summary>last_used_at is written at most this often per token, so use does not mean a write per request.</summary>
+    public TimeSpan LastUsedResolution { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long a verified token and its owner are cached in process. Revocation, suspension and role changes
+    /// made through another instance take effect within this bound; through this instance, at once.
+    /// </summary>
+    public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>The default token bucket of an API token without its own limits.</summary>
+public sealed class RateLimitOptions
+{
+    public double RequestsPerSecond { get; set; } = 10;
+
+    public int Burst { get; set; } = 20;
+}
+
+/// <summary>Default daily caps (UTC days) of an API token without its own; 0 means no cap.</summary>
+public sealed class QuotaOptions
+{
+    public long DailyRequests { get; set; }
+
+    public long DailyTokens { get; set; }
+
+    public decimal DailyCost { get; set; }
+}
+
+public sealed class MaintenanceOptions
+{
+    /// <summary>NCRONTAB with seconds, as the Functions timer uses: every 5 minutes by default.</summary>
+    public string Schedule { get; set; } = "0 */5 * * * *";
+
+    /// <summary>Revoked or expired API tokens are deleted this long after revocation or expiry.</summary>
+    public int TokenRetentionDays { get; set; } = 30;
+
+    /// <summary>Daily usage history older than this is deleted.</summary>
+    public int UsageRetentionDays { get; set; } = 90;
+
+    /// <summary>Rows deleted per store call; a backlog is worked off over several calls and runs.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>How long one run may work before it stops and leaves the rest to the next run.</summary>
+    public TimeSpan MaxRunTime { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long the run lease holds; a crashed holder's lease lapses after this.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(5);
 }

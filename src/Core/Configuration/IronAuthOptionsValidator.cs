@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using Azure.Data.Tables;
+using IronAuth.Core.Limits;
+using IronAuth.Core.Maintenance;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Storage.Tables;
 using Microsoft.Extensions.Options;
@@ -89,6 +91,45 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
         if (login.PerIpPerMinute < 1)
         {
             errors.Add("IronAuth:Login:PerIpPerMinute must be at least 1.");
+        }
+
+        var tokens = options.Tokens;
+        if (tokens.MaxLifetimeDays is < 1 or > 3650 || tokens.DefaultLifetimeDays < 1 || tokens.DefaultLifetimeDays > tokens.MaxLifetimeDays)
+        {
+            errors.Add("IronAuth:Tokens:MaxLifetimeDays must be 1 to 3650 and DefaultLifetimeDays 1 to MaxLifetimeDays.");
+        }
+
+        if (tokens.LastUsedResolution < TimeSpan.Zero || tokens.LastUsedResolution > TimeSpan.FromHours(1))
+        {
+            errors.Add("IronAuth:Tokens:LastUsedResolution must be between 00:00:00 and 01:00:00.");
+        }
+
+        if (tokens.CacheTtl < TimeSpan.Zero || tokens.CacheTtl > TimeSpan.FromMinutes(1))
+        {
+            errors.Add("IronAuth:Tokens:CacheTtl must be between 00:00:00 (off) and 00:01:00.");
+        }
+
+        if (!(options.RateLimits.RequestsPerSecond > 0) || options.RateLimits.RequestsPerSecond > 1_000_000 || options.RateLimits.Burst < 1)
+        {
+            errors.Add("IronAuth:RateLimits:RequestsPerSecond must be positive (at most 1000000) and Burst at least 1.");
+        }
+
+        var quotas = options.Quotas;
+        if (quotas.DailyRequests < 0 || quotas.DailyTokens < 0 || quotas.DailyCost < 0 || !Money.IsRepresentable(quotas.DailyCost))
+        {
+            errors.Add($"IronAuth:Quotas:DailyRequests, DailyTokens and DailyCost must be 0 (no cap) or positive; cost has at most {Money.Decimals} decimal places.");
+        }
+
+        var maintenance = options.Maintenance;
+        if (!MaintenanceSchedule.TryParse(maintenance.Schedule, out _))
+        {
+            errors.Add($"IronAuth:Maintenance:Schedule must be an NCRONTAB expression with seconds, such as '0 */5 * * * *' (was '{maintenance.Schedule}').");
+        }
+
+        if (maintenance.TokenRetentionDays < 0 || maintenance.UsageRetentionDays < 1 || maintenance.BatchSize is < 1 or > 10_000
+            || maintenance.MaxRunTime <= TimeSpan.Zero || maintenance.LeaseDuration <= maintenance.MaxRunTime)
+        {
+            errors.Add("IronAuth:Maintenance: TokenRetentionDays ≥ 0, UsageRetentionDays ≥ 1, BatchSize 1 to 10000, and LeaseDuration longer than MaxRunTime.");
         }
 
         var bootstrap = options.Bootstrap;

@@ -1,11 +1,15 @@
 using IronAuth.Core.Audit;
+using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Hosting;
+using IronAuth.Core.Limits;
+using IronAuth.Core.Maintenance;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
 using IronAuth.Core.Storage;
 using IronAuth.Core.Storage.Sqlite;
+using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -29,7 +33,19 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<LoginThrottle>();
         services.TryAddSingleton<SignInManager>();
         services.TryAddSingleton<UserManager>();
+        services.TryAddSingleton<CredentialCache>();
+        services.TryAddSingleton<TokenManager>();
+        services.TryAddSingleton<TokenVerifier>();
+        services.TryAddSingleton<MaintenanceJob>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
+        return services;
+    }
+
+    /// <summary>Runs maintenance on its schedule in this process (the self-hosted server; Functions uses a timer).</summary>
+    public static IServiceCollection AddIronAuthMaintenanceScheduler(this IServiceCollection services)
+    {
+        services.TryAddSingleton<MaintenanceScheduler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MaintenanceScheduler>(sp => sp.GetRequiredService<MaintenanceScheduler>()));
         return services;
     }
 
@@ -60,6 +76,12 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<IAuditStore, SqliteAuditStore>();
         services.TryAddSingleton<IPasswordResetStore, SqlitePasswordResetStore>();
         services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
+        services.TryAddSingleton<IApiTokenStore, SqliteApiTokenStore>();
+        services.TryAddSingleton<IRateBucketStore, SqliteRateBucketStore>();
+        services.TryAddSingleton<IUsageStore, SqliteUsageStore>();
+        services.TryAddSingleton<SqliteMaintenanceStore>();
+        services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
+        services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         return services;
     }
 }

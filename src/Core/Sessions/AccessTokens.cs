@@ -22,6 +22,7 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
 
     private readonly JsonWebTokenHandler handler = new() { SetDefaultTimesOnTokenCreation = false, MapInboundClaims = false };
     private readonly JwtOptions jwt = options.Value.Jwt;
+    private TokenValidationParameters? parameters;
 
     public async Task<IssuedAccessToken> IssueAsync(User user, string sessionId)
     {
@@ -55,19 +56,7 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
     /// <summary>Validates signature, algorithm, type, issuer, audience and lifetime; null when any fails.</summary>
     public async Task<AccessTokenClaims?> ValidateAsync(string token)
     {
-        var material = await keys.GetAsync();
-        var result = await handler.ValidateTokenAsync(token, new TokenValidationParameters
-        {
-            ValidIssuer = jwt.Issuer,
-            ValidAudience = jwt.Audience,
-            IssuerSigningKey = material.PublicKey,
-            ValidAlgorithms = [material.Algorithm],
-            ValidTypes = [TokenType],
-            RequireSignedTokens = true,
-            RequireExpirationTime = true,
-            ValidateIssuerSigningKey = true,
-            LifetimeValidator = ValidateLifetime,
-        });
+        var result = await handler.ValidateTokenAsync(token, parameters ??= await CreateParametersAsync());
         if (!result.IsValid || result.SecurityToken is not JsonWebToken parsed)
         {
             return null;
@@ -77,6 +66,24 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
             && Ids.IsWellFormed(sid) && Ids.IsWellFormed(parsed.Subject)
             ? new AccessTokenClaims(parsed.Subject, sid, parsed.Id)
             : null;
+    }
+
+    private async Task<TokenValidationParameters> CreateParametersAsync()
+    {
+        var material = await keys.GetAsync();
+        return new TokenValidationParameters
+        {
+            ValidIssuer = jwt.Issuer,
+            ValidAudience = jwt.Audience,
+            IssuerSigningKey = material.PublicKey,
+            // Only the configured asymmetric algorithm: no "none", no HS256 keyed with the public key.
+            ValidAlgorithms = [material.Algorithm],
+            ValidTypes = [TokenType],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateIssuerSigningKey = true,
+            LifetimeValidator = ValidateLifetime,
+        };
     }
 
     private bool ValidateLifetime(DateTime? notBefore, DateTime? expires, SecurityToken token, TokenValidationParameters parameters)

@@ -63,7 +63,8 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
         return FromPem(pem, jwt.Algorithm);
     }
 
-    internal static string Generate(SigningAlgorithm algorithm)
+    /// <summary>A new private key in PKCS#8 PEM: RSA 2048 for RS256, P-256 for ES256.</summary>
+    public static string Generate(SigningAlgorithm algorithm)
     {
         if (algorithm == SigningAlgorithm.RS256)
         {

@@ -1,4 +1,5 @@
 using IronAuth.Core.Audit;
+using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
@@ -25,6 +26,7 @@ public sealed class UserManager(
     IAuditStore audit,
     PasswordPolicy policy,
     PasswordHasher hasher,
+    CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time)
 {
@@ -287,7 +289,7 @@ public sealed class UserManager(
         }
 
         var now = time.GetUtcNow();
-        return users.ChangeAsync(
+        return EvictingAsync(users.ChangeAsync(
             id,
             user =>
             {
@@ -295,7 +297,15 @@ public sealed class UserManager(
                 return changed.Value is { } next ? next with { UpdatedAt = now } : changed;
             },
             cancellationToken,
-            keepAnActiveAdmin);
+            keepAnActiveAdmin));
+
+        // A suspended, deleted or demoted owner must stop its API tokens here at once, not after the cache TTL.
+        async Task<Result<User>> EvictingAsync(Task<Result<User>> changing)
+        {
+            var result = await changing;
+            cache.EvictUser(id);
+            return result;
+        }
     }
 
     private static bool IsActiveAdmin(User user) => user.Role == Role.Admin && user.IsActive;

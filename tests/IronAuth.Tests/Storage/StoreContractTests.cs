@@ -1,10 +1,13 @@
 using IronAuth.Core;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Limits;
+using IronAuth.Core.Maintenance;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
 using IronAuth.Core.Storage;
+using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +22,7 @@ namespace IronAuth.Tests.Storage;
 public abstract class StoreContractTests : IAsyncLifetime
 {
     private ServiceProvider services = null!;
+    private IDictionary<string, string?> storeSettings = null!;
 
     protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
 
@@ -34,6 +38,12 @@ public abstract class StoreContractTests : IAsyncLifetime
 
     protected ISigningKeyStore SigningKeys => services.GetRequiredService<ISigningKeyStore>();
 
+    protected IApiTokenStore ApiTokens => services.GetRequiredService<IApiTokenStore>();
+
+    protected IRateBucketStore Buckets => services.GetRequiredService<IRateBucketStore>();
+
+    protected IUsageStore Usage => services.GetRequiredService<IUsageStore>();
+
     /// <summary>Settings (IronAuth:…) that point the store at a fresh, empty place for this test class.</summary>
     protected abstract Task<IDictionary<string, string?>> CreateStoreSettingsAsync();
 
@@ -41,7 +51,8 @@ public abstract class StoreContractTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        services = BuildServices(await CreateStoreSettingsAsync());
+        storeSettings = await CreateStoreSettingsAsync();
+        services = BuildServices(storeSettings);
         await services.GetRequiredService<IStoreLifecycle>().InitializeAsync(default);
     }
 
@@ -292,6 +303,316 @@ public abstract class StoreContractTests : IAsyncLifetime
         await store.InitializeAsync(default);
         await store.InitializeAsync(default);
         Assert.True(await store.IsHealthyAsync(default));
+    }
+
+    protected ApiToken NewApiToken(string? userId = null, TokenLimits? limits = null)
+    {
+        var plaintext = ApiTokenFormat.New();
+        var now = Time.GetUtcNow();
+        return new ApiToken
+        {
+            Id = Ids.New(Time),
+            UserId = userId ?? Ids.New(Time),
+            Name = "token " + Guid.NewGuid().ToString("N")[..6],
+            Prefix = ApiTokenFormat.DisplayPrefix(plaintext),
+            Digest = Ids.Digest(plaintext),
+            Scopes = [Permissions.TokensRead, Permissions.UsersRead],
+            Limits = limits ?? TokenLimits.None,
+            CreatedAt = now,
+            ExpiresAt = now.AddDays(30),
+        };
+    }
+
+    [Fact]
+    public async Task Api_token_reads_back_by_id_and_digest_and_lists_per_user()
+    {
+        var userId = Ids.New(Time);
+        var token = NewApiToken(userId, new TokenLimits(2.5, 7, 100, 1000, 12.345678m));
+        var other = NewApiToken(userId);
+        Assert.Equal(0, await ApiTokens.CreateAsync(token, false, default));
+        await ApiTokens.CreateAsync(other, false, default);
+        await ApiTokens.CreateAsync(NewApiToken(), false, default);
+
+        var byId = await ApiTokens.FindByIdAsync(token.Id, default);
+        var byDigest = await ApiTokens.FindByDigestAsync(token.Digest, default);
+
+        Assert.NotNull(byId);
+        Assert.Equal(token.Limits, byId!.Limits);
+        Assert.Equal(token.Scopes, byId.Scopes);
+        Assert.Equal(token.Digest, byId.Digest);
+        Assert.Equal((token.Name, token.Prefix, token.ExpiresAt), (byId.Name, byId.Prefix, byId.ExpiresAt));
+        Assert.Equal(token.Id, byDigest?.Id);
+        Assert.Null(await ApiTokens.FindByDigestAsync(Ids.Digest("nope"), default));
+        var first = await ApiTokens.ListAsync(new ApiTokenQuery(userId, null, 1), default);
+        var second = await ApiTokens.ListAsync(new ApiTokenQuery(userId, first.Next, 1), default);
+        Assert.Equal(new[] { token.Id, other.Id }.Order(), first.Items.Concat(second.Items).Select(t => t.Id).Order());
+        Assert.Null(second.Next);
+    }
+
+    [Fact]
+    public async Task Creating_with_revoke_others_revokes_the_owners_active_tokens_only()
+    {
+        var userId = Ids.New(Time);
+        var a = NewApiToken(userId);
+        var b = NewApiToken(userId);
+        var someoneElse = NewApiToken();
+        await ApiTokens.CreateAsync(a, false, default);
+        await ApiTokens.CreateAsync(b, false, default);
+        await ApiTokens.CreateAsync(someoneElse, false, default);
+
+        var c = NewApiToken(userId);
+        Assert.Equal(2, await ApiTokens.CreateAsync(c, true, default));
+
+        Assert.NotNull((await ApiTokens.FindByIdAsync(a.Id, default))!.RevokedAt);
+        Assert.NotNull((await ApiTokens.FindByIdAsync(b.Id, default))!.RevokedAt);
+        Assert.Null((await ApiTokens.FindByIdAsync(c.Id, default))!.RevokedAt);
+        Assert.Null((await ApiTokens.FindByIdAsync(someoneElse.Id, default))!.RevokedAt);
+    }
+
+    [Fact]
+    public async Task Revoke_happens_once_and_touch_keeps_the_latest_time()
+    {
+        var token = NewApiToken();
+        await ApiTokens.CreateAsync(token, false, default);
+        var later = Time.GetUtcNow().AddMinutes(5);
+
+        await ApiTokens.TouchAsync(token.Id, later, default);
+        await ApiTokens.TouchAsync(token.Id, later.AddMinutes(-1), default);
+
+        Assert.Equal(later, (await ApiTokens.FindByIdAsync(token.Id, default))!.LastUsedAt);
+        Assert.True(await ApiTokens.RevokeAsync(token.Id, later, default));
+        Assert.False(await ApiTokens.RevokeAsync(token.Id, later, default));
+    }
+
+    [Fact]
+    public async Task Concurrent_takes_never_overdraw_a_bucket()
+    {
+        var key = Ids.New(Time);
+        var now = Time.GetUtcNow();
+
+        var takes = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Buckets.TakeAsync(key, 5, 0.001, now, default)));
+
+        Assert.Equal(5, takes.Count(t => t.Admitted));
+        var refused = takes.First(t => !t.Admitted);
+        Assert.Equal(0, refused.Remaining);
+        Assert.True(refused.RetryAfter > TimeSpan.FromSeconds(900), $"retry after {refused.RetryAfter}");
+    }
+
+    [Fact]
+    public async Task Bucket_refills_with_time_up_to_its_capacity()
+    {
+        var key = Ids.New(Time);
+        var start = Time.GetUtcNow();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True((await Buckets.TakeAsync(key, 3, 2, start, default)).Admitted);
+        }
+
+        var empty = await Buckets.TakeAsync(key, 3, 2, start, default);
+        Assert.False(empty.Admitted);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), empty.RetryAfter);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), empty.ResetAfter);
+
+        var half = await Buckets.TakeAsync(key, 3, 2, start.AddMilliseconds(500), default);
+        Assert.True(half.Admitted);
+        Assert.Equal(0, half.Remaining);
+
+        // A long idle time refills to capacity, not beyond.
+        var later = start.AddHours(1);
+        var takes = new List<BucketTake>();
+        for (var i = 0; i < 4; i++)
+        {
+            takes.Add(await Buckets.TakeAsync(key, 3, 2, later, default));
+        }
+
+        Assert.Equal([true, true, true, false], takes.Select(t => t.Admitted));
+        Assert.Equal(2, takes[0].Remaining);
+    }
+
+    [Fact]
+    public async Task Concurrent_usage_never_overspends_a_daily_quota()
+    {
+        var tokenId = Ids.New(Time);
+        var day = new DateOnly(2026, 11, 23);
+        var quota = new Quota(7, 0, 0);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Usage.TryAddAsync(tokenId, day, new UsageDelta(1, 0, 0), quota, default)));
+
+        Assert.Equal(7, outcomes.Count(o => o.Added));
+        Assert.All(outcomes.Where(o => !o.Added), o => Assert.Equal(QuotaKind.DailyRequests, o.Exhausted));
+        Assert.Equal(7, (await Usage.ListAsync(tokenId, day, day, default)).Single().Requests);
+    }
+
+    [Fact]
+    public async Task Usage_is_per_utc_day_and_cost_sums_exactly()
+    {
+        var tokenId = Ids.New(Time);
+        var day = new DateOnly(2026, 11, 23);
+        var quota = new Quota(0, 100, Money.ToMicros(0.3m));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True((await Usage.TryAddAsync(tokenId, day, new UsageDelta(1, 10, Money.ToMicros(0.1m)), quota, default)).Added);
+        }
+
+        var refused = await Usage.TryAddAsync(tokenId, day, new UsageDelta(1, 0, 0), quota, default);
+        Assert.False(refused.Added);
+        Assert.Equal(QuotaKind.DailyCost, refused.Exhausted);
+        Assert.Equal(Money.ToMicros(0.3m), refused.Day.CostMicros);
+
+        var tooMany = await Usage.TryAddAsync(tokenId, day.AddDays(1), new UsageDelta(1, 101, 0), quota, default);
+        Assert.Equal((false, QuotaKind.DailyTokens), (tooMany.Added, tooMany.Exhausted));
+        var nextDay = await Usage.TryAddAsync(tokenId, day.AddDays(1), new UsageDelta(1, 5, 0), quota, default);
+        Assert.Equal((true, 1L, 5L), (nextDay.Added, nextDay.Day.Requests, nextDay.Day.Tokens));
+
+        // Usage that already happened is always recorded, even past the caps.
+        var recorded = await Usage.AddAsync(tokenId, day, new UsageDelta(0, 500, Money.ToMicros(1.25m)), default);
+        Assert.Equal((3L, 530L, Money.ToMicros(1.55m)), (recorded.Requests, recorded.Tokens, recorded.CostMicros));
+
+        var history = await Usage.ListAsync(tokenId, day, day.AddDays(1), default);
+        Assert.Equal([day.AddDays(1), day], history.Select(d => d.Day));
+    }
+
+    protected MaintenanceJob Maintenance => services.GetRequiredService<MaintenanceJob>();
+
+    [Fact]
+    public async Task Maintenance_purges_what_expired_keeps_what_lives_and_is_idempotent()
+    {
+        var now = Time.GetUtcNow();
+        var (expiredSession, _) = await NewSessionAsync();
+        var (revokedSession, _) = await NewSessionAsync();
+        await Sessions.RevokeAsync(revokedSession.Id, "logout", now, default);
+        var (liveSession, liveRefresh) = await NewSessionAsync();
+        var liveRotated = NextToken(liveSession.Id, out _);
+        await Sessions.RotateAsync(liveSession.Id, Ids.Digest(liveRefresh), liveRotated with { ExpiresAt = now.AddDays(60) }, now, default);
+
+        var oldRevoked = NewApiToken();
+        var recentRevoked = NewApiToken();
+        var live = NewApiToken();
+        await ApiTokens.CreateAsync(oldRevoked, false, default);
+        await ApiTokens.CreateAsync(recentRevoked, false, default);
+        await ApiTokens.CreateAsync(live with { ExpiresAt = now.AddDays(90) }, false, default);
+        await ApiTokens.RevokeAsync(oldRevoked.Id, now, default);
+
+        var usedReset = new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), Ids.New(Time), now, now.AddMinutes(30));
+        await Resets.AddAsync(usedReset, default);
+        await Resets.SpendAsync(usedReset.Digest, now, default);
+
+        var fullSoon = Ids.New(Time);
+        var drained = Ids.New(Time);
+        await Buckets.TakeAsync(fullSoon, 10, 1, now, default);
+        for (var i = 0; i < 10; i++)
+        {
+            await Buckets.TakeAsync(drained, 10, 0.000001, now, default);
+        }
+
+        var tokenId = Ids.New(Time);
+        var today = UsageDay.DayOf(now);
+        await Usage.AddAsync(tokenId, today.AddDays(-100), new UsageDelta(1, 0, 0), default);
+        await Usage.AddAsync(tokenId, today, new UsageDelta(1, 0, 0), default);
+
+        // 2 days on: the first session (1-day expiry) has expired; the revoked API token is 2 days past
+        // revocation but within its 30-day retention, so only the older one goes after 31 days.
+        Time.Advance(TimeSpan.FromDays(2));
+        var first = await Maintenance.RunAsync(default);
+        await ApiTokens.RevokeAsync(recentRevoked.Id, Time.GetUtcNow(), default);
+
+        Assert.True(first.Ran);
+        Assert.True(first.Sessions >= 2);
+        Assert.Null(await Sessions.FindAsync(expiredSession.Id, default));
+        Assert.Null(await Sessions.FindAsync(revokedSession.Id, default));
+        Assert.NotNull(await Sessions.FindAsync(liveSession.Id, default));
+        Assert.True(first.PasswordResets >= 1);
+        Assert.True(first.RateBuckets >= 1);
+        Assert.True(first.UsageDays >= 1);
+        Assert.Single(await Usage.ListAsync(tokenId, today.AddDays(-200), today, default));
+        Assert.NotNull(await ApiTokens.FindByIdAsync(oldRevoked.Id, default));
+
+        // The drained bucket is not full yet, so it is kept: deleting it would hand out a fresh burst.
+        Assert.False((await Buckets.TakeAsync(drained, 10, 0.000001, Time.GetUtcNow(), default)).Admitted);
+
+        Time.Advance(TimeSpan.FromDays(29));
+        var second = await Maintenance.RunAsync(default);
+        Assert.True(second.ApiTokens >= 1);
+        Assert.Null(await ApiTokens.FindByIdAsync(oldRevoked.Id, default));
+        Assert.NotNull(await ApiTokens.FindByIdAsync(recentRevoked.Id, default));
+        Assert.NotNull(await ApiTokens.FindByIdAsync(live.Id, default));
+
+        var third = await Maintenance.RunAsync(default);
+        Assert.Equal(0, third.Total);
+        Assert.True(third.Complete);
+    }
+
+    [Fact]
+    public async Task Maintenance_works_off_a_backlog_in_batches()
+    {
+        var now = Time.GetUtcNow();
+        for (var i = 0; i < 25; i++)
+        {
+            var ticket = new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), Ids.New(Time), now, now.AddMinutes(1));
+            await Resets.AddAsync(ticket, default);
+        }
+
+        Time.Advance(TimeSpan.FromMinutes(2));
+        await using var small = BuildServices(StoreSettingsWith(("IronAuth:Maintenance:BatchSize", "4")));
+        var report = await small.GetRequiredService<MaintenanceJob>().RunAsync(default);
+
+        Assert.True(report.PasswordResets >= 25);
+        Assert.Equal(0, (await small.GetRequiredService<MaintenanceJob>().RunAsync(default)).PasswordResets);
+    }
+
+    [Fact]
+    public async Task Concurrent_maintenance_runs_do_the_work_once()
+    {
+        var now = Time.GetUtcNow();
+        for (var i = 0; i < 20; i++)
+        {
+            // Distinct users, so adding one ticket does not spend another.
+            await Resets.AddAsync(new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), Ids.New(Time), now, now.AddMinutes(1)), default);
+        }
+
+        Time.Advance(TimeSpan.FromMinutes(2));
+        await using var otherProcess = BuildServices(StoreSettingsWith());
+        var runs = await Task.WhenAll(
+            Maintenance.RunAsync(default),
+            otherProcess.GetRequiredService<MaintenanceJob>().RunAsync(default),
+            Maintenance.RunAsync(default));
+
+        // Whoever holds the lease works and the others skip; either way each item is purged once.
+        Assert.Contains(runs, r => r.Ran);
+        Assert.Equal(20, runs.Sum(r => r.PasswordResets));
+        Assert.Equal(0, (await Maintenance.RunAsync(default)).PasswordResets);
+    }
+
+    [Fact]
+    public async Task A_lease_is_exclusive_until_it_lapses()
+    {
+        var leases = Services.GetRequiredService<ILeaseStore>();
+        var now = Time.GetUtcNow();
+        Assert.True(await leases.TryAcquireAsync("test-lease", "a", now.AddMinutes(5), now, default));
+        Assert.False(await leases.TryAcquireAsync("test-lease", "b", now.AddMinutes(5), now, default));
+        Assert.True(await leases.TryAcquireAsync("test-lease", "a", now.AddMinutes(6), now, default));
+        Assert.True(await leases.TryAcquireAsync("test-lease", "b", now.AddMinutes(20), now.AddMinutes(6), default));
+    }
+
+    [Fact]
+    public async Task Concurrent_lease_takes_have_one_winner()
+    {
+        var now = Time.GetUtcNow();
+        var leases = Services.GetRequiredService<ILeaseStore>();
+        var name = "race-" + Guid.NewGuid().ToString("N")[..8];
+        var wins = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => leases.TryAcquireAsync(name, $"holder-{i}", now.AddMinutes(5), now, default)));
+        Assert.Single(wins, w => w);
+    }
+
+    private Dictionary<string, string?> StoreSettingsWith(params (string Key, string Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>(storeSettings);
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
     }
 
     private async Task<(Session Session, string Token)> NewSessionAsync(string? userId = null)

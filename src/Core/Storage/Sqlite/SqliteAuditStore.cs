@@ -10,7 +10,7 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
 {
     public async Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await connection.ExecuteAsync(
             """
             INSERT INTO audit_log (id, at, actor_id, actor_name, action, target_type, target_id, client_ip, details)
@@ -31,7 +31,7 @@ public sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
     public async Task<Page<AuditEntry>> ListAsync(string? userId, string? position, int limit, CancellationToken cancellationToken)
     {
         long? before = long.TryParse(position, NumberStyles.None, CultureInfo.InvariantCulture, out var seq) ? seq : null;
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         var rows = await connection.QueryAsync(
             """
             SELECT seq, id, at, actor_id, actor_name, action, target_type, target_id, client_ip, details FROM audit_log

@@ -3,27 +3,51 @@ using Microsoft.Data.Sqlite;
 namespace IronAuth.Core.Storage.Sqlite;
 
 /// <summary>
-/// Small ADO.NET helpers. Every reader is read to its end: a reader disposed early keeps SQLite's WAL
-/// from resetting, and the file then grows without bound.
+/// One long-lived connection, leased to one caller at a time by <see cref="SqliteDatabase"/>; disposing
+/// the lease hands it back. Commands are kept per SQL text, so each statement is prepared once per
+/// connection. Every reader is read to its end: a reader disposed early keeps SQLite's WAL from resetting,
+/// and the file then grows without bound.
 /// </summary>
-internal static class SqliteCommands
+public sealed class SqliteConnectionLease : IAsyncDisposable
 {
-    public static async Task<int> ExecuteAsync(this SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    private readonly SqliteConnection connection;
+    private readonly Dictionary<string, SqliteCommand> commands = new(StringComparer.Ordinal);
+
+    internal SqliteConnectionLease(SqliteConnection connection) => this.connection = connection;
+
+    internal Action? OnRelease { get; set; }
+
+    public ValueTask DisposeAsync()
     {
-        await using var command = Create(connection, sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
+        var release = OnRelease;
+        OnRelease = null;
+        release?.Invoke();
+        return ValueTask.CompletedTask;
     }
 
-    public static async Task<object?> ScalarAsync(this SqliteConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    internal void Close()
     {
-        var rows = await connection.QueryAsync(sql, r => r.IsDBNull(0) ? null : r.GetValue(0), cancellationToken, parameters);
+        foreach (var command in commands.Values)
+        {
+            command.Dispose();
+        }
+
+        commands.Clear();
+        connection.Dispose();
+    }
+
+    public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
+        await Prepare(sql, parameters).ExecuteNonQueryAsync(cancellationToken);
+
+    public async Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        var rows = await QueryAsync(sql, r => r.IsDBNull(0) ? null : r.GetValue(0), cancellationToken, parameters);
         return rows.Count > 0 ? rows[0] : null;
     }
 
-    public static async Task<List<T>> QueryAsync<T>(this SqliteConnection connection, string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Create(connection, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var reader = await Prepare(sql, parameters).ExecuteReaderAsync(cancellationToken);
         var rows = new List<T>();
         do
         {
@@ -36,13 +60,35 @@ internal static class SqliteCommands
         return rows;
     }
 
-    public static async Task<T?> QuerySingleAsync<T>(this SqliteConnection connection, string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    public async Task<T?> QuerySingleAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
         where T : class
     {
-        var rows = await connection.QueryAsync(sql, map, cancellationToken, parameters);
+        var rows = await QueryAsync(sql, map, cancellationToken, parameters);
         return rows.Count > 0 ? rows[0] : null;
     }
 
+    private SqliteCommand Prepare(string sql, (string Name, object? Value)[] parameters)
+    {
+        StoreMetrics.RoundTrip("sqlite");
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            commands[sql] = command;
+        }
+
+        command.Parameters.Clear();
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
+}
+
+internal static class SqliteValues
+{
     public static long ToUnixMs(this DateTimeOffset value) => value.ToUnixTimeMilliseconds();
 
     public static object ToDb(this DateTimeOffset? value) => value is { } v ? v.ToUnixTimeMilliseconds() : DBNull.Value;
@@ -55,18 +101,6 @@ internal static class SqliteCommands
 
     public static string? GetStringOrNull(this SqliteDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-    private static SqliteCommand Create(SqliteConnection connection, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
-    }
 }
 
 /// <summary>
@@ -76,12 +110,12 @@ internal static class SqliteCommands
 /// </summary>
 internal sealed class SqliteWriteTransaction : IAsyncDisposable
 {
-    private readonly SqliteConnection connection;
+    private readonly SqliteConnectionLease connection;
     private bool done;
 
-    private SqliteWriteTransaction(SqliteConnection connection) => this.connection = connection;
+    private SqliteWriteTransaction(SqliteConnectionLease connection) => this.connection = connection;
 
-    public static async Task<SqliteWriteTransaction> BeginAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    public static async Task<SqliteWriteTransaction> BeginAsync(SqliteConnectionLease connection, CancellationToken cancellationToken)
     {
         await connection.ExecuteAsync("BEGIN IMMEDIATE;", cancellationToken);
         return new SqliteWriteTransaction(connection);

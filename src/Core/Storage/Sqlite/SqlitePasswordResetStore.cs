@@ -6,7 +6,7 @@ public sealed class SqlitePasswordResetStore(SqliteDatabase database) : IPasswor
 {
     public async Task AddAsync(PasswordResetTicket ticket, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         await connection.ExecuteAsync(
             "UPDATE password_resets SET spent_at = @now WHERE user_id = @user_id AND spent_at IS NULL;",
@@ -25,7 +25,7 @@ public sealed class SqlitePasswordResetStore(SqliteDatabase database) : IPasswor
 
     public async Task<PasswordResetTicket?> FindUsableAsync(byte[] digest, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.QuerySingleAsync(
             "SELECT digest, user_id, created_at, expires_at FROM password_resets WHERE digest = @digest AND spent_at IS NULL AND expires_at > @now;",
             r => new PasswordResetTicket((byte[])r.GetValue(0), r.GetString(1), r.GetTime(2), r.GetTime(3)),
@@ -36,7 +36,7 @@ public sealed class SqlitePasswordResetStore(SqliteDatabase database) : IPasswor
 
     public async Task<bool> SpendAsync(byte[] digest, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             "UPDATE password_resets SET spent_at = @now WHERE digest = @digest AND spent_at IS NULL AND expires_at > @now;",
             cancellationToken,

@@ -82,5 +82,52 @@ internal static class SqliteSchema
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
         """,
+        """
+        CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            digest BLOB NOT NULL UNIQUE,
+            scopes TEXT NOT NULL,
+            requests_per_second REAL NOT NULL,
+            burst INTEGER NOT NULL,
+            daily_requests INTEGER NOT NULL,
+            daily_tokens INTEGER NOT NULL,
+            daily_cost_micros INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            last_used_at INTEGER
+        );
+        CREATE INDEX ix_api_tokens_user ON api_tokens (user_id, id);
+
+        CREATE TABLE rate_buckets (
+            key TEXT PRIMARY KEY,
+            tokens REAL NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE usage_days (
+            token_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            tokens INTEGER NOT NULL,
+            cost_micros INTEGER NOT NULL,
+            PRIMARY KEY (token_id, day)
+        ) WITHOUT ROWID;
+        """,
+        """
+        ALTER TABLE rate_buckets ADD COLUMN full_at INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX ix_sessions_expires ON sessions (expires_at);
+        CREATE INDEX ix_refresh_tokens_expires ON refresh_tokens (expires_at);
+        CREATE INDEX ix_usage_days_day ON usage_days (day);
+
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until INTEGER NOT NULL
+        );
+        """,
     ];
 }

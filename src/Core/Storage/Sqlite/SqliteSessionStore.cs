@@ -7,7 +7,7 @@ public sealed class SqliteSessionStore(SqliteDatabase database) : ISessionStore
 {
     public async Task CreateAsync(Session session, RefreshTokenRecord firstToken, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         await connection.ExecuteAsync(
             "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (@id, @user_id, @created_at, @expires_at);",
@@ -22,7 +22,7 @@ public sealed class SqliteSessionStore(SqliteDatabase database) : ISessionStore
 
     public async Task<Session?> FindAsync(string sessionId, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.QuerySingleAsync(
             "SELECT id, user_id, created_at, expires_at, revoked_at, revoked_reason FROM sessions WHERE id = @id;",
             Read,
@@ -32,7 +32,7 @@ public sealed class SqliteSessionStore(SqliteDatabase database) : ISessionStore
 
     public async Task<RotationOutcome> RotateAsync(string sessionId, byte[] presented, RefreshTokenRecord next, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         // The spend is conditional on the token being unspent: of concurrent callers, one updates the row
         // and the others then find it spent, which is exactly the reuse case.
@@ -79,7 +79,7 @@ public sealed class SqliteSessionStore(SqliteDatabase database) : ISessionStore
 
     public async Task<bool> RevokeAsync(string sessionId, string reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             "UPDATE sessions SET revoked_at = @now, revoked_reason = @reason WHERE id = @id AND revoked_at IS NULL;",
             cancellationToken,
@@ -90,7 +90,7 @@ public sealed class SqliteSessionStore(SqliteDatabase database) : ISessionStore
 
     public async Task<int> RevokeAllAsync(string userId, string? exceptSessionId, string reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         return await connection.ExecuteAsync(
             """
             UPDATE sessions SET revoked_at = @now, revoked_reason = @reason
@@ -103,7 +103,7 @@ public sealed class SqliteSessionStore(SqliteDatabase database) : ISessionStore
             ("@except", exceptSessionId));
     }
 
-    private static Task<int> InsertTokenAsync(SqliteConnection connection, RefreshTokenRecord token, CancellationToken cancellationToken) =>
+    private static Task<int> InsertTokenAsync(SqliteConnectionLease connection, RefreshTokenRecord token, CancellationToken cancellationToken) =>
         connection.ExecuteAsync(
             "INSERT INTO refresh_tokens (digest, session_id, issued_at, expires_at) VALUES (@digest, @session_id, @issued_at, @expires_at);",
             cancellationToken,

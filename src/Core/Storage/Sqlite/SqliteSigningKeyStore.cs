@@ -7,7 +7,7 @@ public sealed class SqliteSigningKeyStore(SqliteDatabase database) : ISigningKey
 {
     public async Task<StoredSigningKey> GetOrAddAsync(StoredSigningKey candidate, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         // Insert-if-absent, then read: every concurrent first start reads back the one row that won.
         await connection.ExecuteAsync(
             """

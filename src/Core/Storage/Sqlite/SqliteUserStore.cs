@@ -10,7 +10,7 @@ public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
 
     public async Task<bool> CreateAsync(User user, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         // The unique index on normalized_username decides races: the second insert of a name fails.
         var inserted = await connection.ExecuteAsync(
             $"""
@@ -26,26 +26,26 @@ public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
 
     public async Task<User?> FindByIdAsync(string id, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.QuerySingleAsync($"SELECT {Columns} FROM users WHERE id = @id;", Read, cancellationToken, ("@id", id));
     }
 
     public async Task<User?> FindByUsernameAsync(string normalizedUsername, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.QuerySingleAsync(
             $"SELECT {Columns} FROM users WHERE normalized_username = @name;", Read, cancellationToken, ("@name", normalizedUsername));
     }
 
     public async Task<bool> AnyAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.ScalarAsync("SELECT EXISTS (SELECT 1 FROM users);", cancellationToken) is 1L;
     }
 
     public async Task<Page<User>> ListAsync(UserQuery query, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.ReadAsync(cancellationToken);
         var rows = await connection.QueryAsync(
             $"""
             SELECT {Columns} FROM users
@@ -69,7 +69,7 @@ public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
 
     public async Task<WriteOutcome> UpdateAsync(User user, bool keepAnActiveAdmin, CancellationToken cancellationToken)
     {
-        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         if (keepAnActiveAdmin)
         {

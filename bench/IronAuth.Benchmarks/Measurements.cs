@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using IronAuth.Core.Storage;
+using IronAuth.Core.Tokens;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IronAuth.Benchmarks;
+
+/// <summary>Raw bcrypt verify throughput on N threads: the ceiling for logins at that work factor.</summary>
+public static class BcryptThroughput
+{
+    public static int Run(string[] args)
+    {
+        var workFactor = Arg(args, "--work-factor", 12);
+        var seconds = Arg(args, "--seconds", 10);
+        var threads = Arg(args, "--threads", Environment.ProcessorCount);
+        var hash = BCrypt.Net.BCrypt.HashPassword("benchmark-password", workFactor);
+        long count = 0;
+        var until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        var workers = Enumerable.Range(0, threads).Select(_ => new Thread(() =>
+        {
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                BCrypt.Net.BCrypt.Verify("benchmark-password", hash);
+                Interlocked.Increment(ref count);
+            }
+        })).ToList();
+        var started = Stopwatch.StartNew();
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{count / started.Elapsed.TotalSeconds:F2}"));
+        return 0;
+    }
+
+    internal static int Arg(string[] args, string name, int fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}
+
+/// <summary>Store round trips per verify, counted by the store layer's own meter.</summary>
+public static class RoundTrips
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var store = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "sqlite";
+        var count = BcryptThroughput.Arg(args, "--count", 1000);
+        await using var stores = await Stores.CreateAsync(store);
+        var verifier = stores.Services.GetRequiredService<TokenVerifier>();
+        await verifier.VerifyAsync(stores.Token, 0, 0, default);
+
+        long trips = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == StoreMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref trips, value));
+        listener.Start();
+        for (var i = 0; i < count; i++)
+        {
+            await verifier.VerifyAsync(stores.Token, 0, 0, default);
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(double)trips / count:F2}"));
+        return 0;
+    }
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# HTTP load benchmarks: IronAuth against a bare ASP.NET Core baseline, measured in the same run.
+# Usage: bench/run.sh [--quick]   (writes bench/results/<date>.md)
+# Needs: the .NET SDK, curl, node (JSON), wrk (installed with apt-get when missing and running as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT=$ROOT/bench/out
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-2}
+[[ "${1:-}" == "--quick" ]] && { DURATION=3s; ROUNDS=1; }
+WORK=$(mktemp -d)
+cleanup() { for f in "$WORK"/*.pid; do [[ -e "$f" ]] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else
+    echo "wrk is required: install it (Debian/Ubuntu: apt-get install wrk)" >&2; exit 1
+  fi
+fi
+
+echo "building Release..." >&2
+dotnet publish src/Server -c Release -o "$OUT/server" --nologo -v q >/dev/null
+dotnet publish bench/Baseline -c Release -o "$OUT/baseline" --nologo -v q >/dev/null
+dotnet build bench/IronAuth.Benchmarks -c Release --nologo -v q >/dev/null
+BENCH="dotnet $ROOT/bench/IronAuth.Benchmarks/bin/Release/net10.0/IronAuth.Benchmarks.dll"
+
+json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const o=JSON.parse(s);console.log($1)})"; }
+now_ms() { date +%s%3N; }
+
+# start NAME PORT DLL [ENV...]: starts a server, waits for its first 200, prints ms from start to that 200.
+start() {
+  local name=$1 port=$2 dll=$3; shift 3
+  local t0; t0=$(now_ms)
+  env "$@" ASPNETCORE_URLS="http://127.0.0.1:$port" dotnet "$dll" >"$WORK/$name.log" 2>&1 &
+  local pid=$!; echo "$pid" >"$WORK/$name.pid"
+  until curl -fs "http://127.0.0.1:$port/api/health" >/dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.log" >&2; exit 1; }
+    sleep 0.01
+  done
+  echo $(( $(now_ms) - t0 ))
+}
+stop() {
+  local pid; pid=$(cat "$WORK/$1.pid"); rm -f "$WORK/$1.pid"
+  kill "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+}
+
+# wrk_run URL [wrk args...] -> "rps p50ms p99ms"
+wrk_run() {
+  local url=$1; shift
+  wrk -t2 -c"${CONNS:-32}" -d"$DURATION" --latency "$@" "$url" | awk '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    /Requests\/sec/ { rps=$2 } /^ +50%/ { p50=ms($2) } /^ +99%/ { p99=ms($2) }
+    END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }'
+}
+avg() { awk '{ r+=$1; a+=$2; b+=$3; n++ } END { printf "%.0f %.2f %.2f\n", r/n, a/n, b/n }'; }
+
+IRON_ENV=(IronAuth__Sqlite__Path="$WORK/bench.db" IronAuth__Bootstrap__AdminUsername=admin
+  IronAuth__Bootstrap__AdminPassword=bench-admin-password IronAuth__Login__PerIpPerMinute=1000000
+  IronAuth__Jwt__AccessTokenLifetime=1.00:00:00 IronAuth__RateLimits__RequestsPerSecond=1000000
+  IronAuth__RateLimits__Burst=1000000)
+SERVER_DLL=$OUT/server/ironauth.dll
+BASE_DLL=$OUT/baseline/baseline.dll
+
+echo "starting..." >&2
+START_IRON=$(start iron 7081 "$SERVER_DLL" "${IRON_ENV[@]}")
+START_BASE=$(start base 7082 "$BASE_DLL")
+IRON=http://127.0.0.1:7081; BASE=http://127.0.0.1:7082
+
+ACCESS=$(curl -fs "$IRON/api/auth/login" -H 'content-type: application/json' \
+  -d '{"username":"admin","password":"bench-admin-password"}' | json o.access_token)
+mktoken() { curl -fs "$IRON/api/tokens" -H "authorization: Bearer $ACCESS" -H 'content-type: application/json' -d "$1" | json o.token; }
+API_TOKEN=$(mktoken '{"name":"bench"}')
+: >"$WORK/tokens.txt"
+for i in $(seq 1 50); do mktoken "{\"name\":\"user-$i\"}" >>"$WORK/tokens.txt"; done
+
+declare -A RESULT
+# pair NAME IRON_URL [wrk args...]: alternates baseline and IronAuth rounds.
+pair() {
+  local name=$1 url=$2; shift 2
+  local b="" i=""
+  for r in $(seq 1 "$ROUNDS"); do
+    b+=$(wrk_run "$BASE/api/health")$'\n'
+    i+=$(BEARER=${BEARER:-} TOKENS=${TOKENS:-} wrk_run "$url" "$@")$'\n'
+  done
+  RESULT[$name]="$(echo -n "$b" | avg) $(echo -n "$i" | avg)"
+  echo "$name: ${RESULT[$name]}" >&2
+}
+
+pair health "$IRON/api/health"
+BEARER=$ACCESS pair jwt "$IRON/api/auth/me" -s bench/wrk/bearer.lua
+BEARER=$API_TOKEN pair apitoken "$IRON/api/auth/me" -s bench/wrk/bearer.lua
+BEARER=$ACCESS TOKENS=$WORK/tokens.txt pair verify "$IRON" -s bench/wrk/verify.lua
+
+# 6. isolation: verify latency alone, then during a login flood at work factor 12.
+ALONE=$(CONNS=4 BEARER=$ACCESS TOKENS=$WORK/tokens.txt wrk_run "$IRON" -s bench/wrk/verify.lua)
+( CONNS=16 USERNAME=admin PASSWORD=bench-admin-password wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua >"$WORK/flood.txt" ) &
+FLOOD=$!
+FLOODED=$(CONNS=4 BEARER=$ACCESS TOKENS=$WORK/tokens.txt wrk_run "$IRON" -s bench/wrk/verify.lua)
+wait $FLOOD
+LOGIN=$(cat "$WORK/flood.txt")
+echo "isolation: alone $ALONE, during flood $FLOODED; login $LOGIN" >&2
+RSS_KB=$(awk '/VmHWM/ { print $2 }' /proc/"$(cat "$WORK/iron.pid")"/status)
+
+# 5. login throughput against raw bcrypt on the cores the server lets hash (MaxConcurrentHashes = cores - 1).
+HASH_THREADS=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
+RAW_BCRYPT=$($BENCH bcrypt --work-factor 12 --seconds 10 --threads "$HASH_THREADS")
+RAW_BCRYPT_ALL=$($BENCH bcrypt --work-factor 12 --seconds 10 --threads "$(nproc)")
+LOGIN_RPS=$(CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-password wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua | awk '{print $1}')
+
+stop iron; stop base
+# 8. start to first 200 (median of 5 cold starts each).
+median() { sort -n | awk '{ a[NR]=$1 } END { print a[int((NR+1)/2)] }'; }
+STARTS_IRON=$(for i in 1 2 3 4 5; do rm -f "$WORK"/s.db*; start s 7083 "$SERVER_DLL" "IronAuth__Sqlite__Path=$WORK/s.db"; stop s; done | median)
+STARTS_BASE=$(for i in 1 2 3 4 5; do start s 7083 "$BASE_DLL"; stop s; done | median)
+
+# 7. Table Storage on Azurite: scenarios 2-4 and store round trips per verify.
+TABLES_ROWS=""
+if [[ -d tests/azurite/node_modules/azurite ]]; then
+  node tests/azurite/node_modules/azurite/dist/src/table/main.js --inMemoryPersistence --disableTelemetry \
+    --tableHost 127.0.0.1 --tablePort 10102 >"$WORK/azurite.log" 2>&1 &
+  echo $! >"$WORK/azurite.pid"
+  until (exec 3<>/dev/tcp/127.0.0.1/10102) 2>/dev/null; do sleep 0.05; done
+  CS="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:10102/devstoreaccount1;"
+  start tiron 7084 "$SERVER_DLL" "${IRON_ENV[@]}" IronAuth__Store=tables "IronAuth__Tables__ConnectionString=$CS" >/dev/null
+  IRON=http://127.0.0.1:7084
+  ACCESS=$(curl -fs "$IRON/api/auth/login" -H 'content-type: application/json' \
+    -d '{"username":"admin","password":"bench-admin-password"}' | json o.access_token)
+  API_TOKEN=$(mktoken '{"name":"bench"}')
+  : >"$WORK/tokens.txt"; for i in $(seq 1 50); do mktoken "{\"name\":\"user-$i\"}" >>"$WORK/tokens.txt"; done
+  start base 7082 "$BASE_DLL" >/dev/null
+  BEARER=$ACCESS pair tjwt "$IRON/api/auth/me" -s bench/wrk/bearer.lua
+  BEARER=$API_TOKEN pair tapitoken "$IRON/api/auth/me" -s bench/wrk/bearer.lua
+  BEARER=$ACCESS TOKENS=$WORK/tokens.txt pair tverify "$IRON" -s bench/wrk/verify.lua
+  stop tiron; stop base
+  TRIPS_TABLES=$(IRONAUTH_BENCH_TABLES=$CS $BENCH roundtrips tables --count 500)
+  TABLES_ROWS=yes
+fi
+TRIPS_SQLITE=$($BENCH roundtrips sqlite --count 2000)
+
+# ---- report ----
+DATE=$(date -u +%F)
+FILE=bench/results/$DATE.md
+row() { # name label
+  read -r brps bp50 bp99 irps ip50 ip99 <<<"${RESULT[$1]}"
+  awk -v l="$2" -v br="$brps" -v ir="$irps" -v p50="$ip50" -v p99="$ip99" -v b50="$bp50" -v b99="$bp99" \
+    'BEGIN { printf "| %s | %d | %.2f | %.2f | %d | %.2f | %.2f | %.0f%% |\n", l, ir, p50, p99, br, b50, b99, 100*ir/br }'
+}
+{
+  echo "# Benchmarks $DATE"
+  echo
+  echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(dotnet --version) SDK, runtime $(dotnet --list-runtimes | awk '/NETCore.App/ {v=$2} END {print v}'), wrk $DURATION × $ROUNDS rounds per side, 2 threads, ${CONNS:-32} connections, alternating baseline and IronAuth."
+  echo "Baseline: bench/Baseline (minimal API answering GET /api/health), Release, same runtime settings."
+  echo
+  echo "| scenario | IronAuth req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | ratio |"
+  echo "|---|---|---|---|---|---|---|---|"
+  row health "1. GET /api/health"
+  row jwt "2. GET /api/auth/me, access JWT"
+  row apitoken "3. GET /api/auth/me, API token"
+  row verify "4. POST /api/tokens/verify (50 tokens)"
+  if [[ -n "$TABLES_ROWS" ]]; then
+    row tjwt "7. Tables: /auth/me, JWT"
+    row tapitoken "7. Tables: /auth/me, API token"
+    row tverify "7. Tables: /tokens/verify"
+  fi
+  echo
+  echo "| measurement | value |"
+  echo "|---|---|"
+  echo "| 5. login req/s at work factor 12 (4 connections) | $LOGIN_RPS |"
+  echo "| 5. raw BCrypt.Verify/s on $HASH_THREADS thread(s) (the hashing slots the server allows) | $RAW_BCRYPT |"
+  echo "| 5. raw BCrypt.Verify/s on $(nproc) threads | $RAW_BCRYPT_ALL |"
+  echo "| 5. login ÷ raw bcrypt on the same slots | $(awk -v a="$LOGIN_RPS" -v b="$RAW_BCRYPT" 'BEGIN { printf "%.0f%%", 100*a/b }') |"
+  echo "| 6. verify p99 alone / during login flood (ms) | $(echo "$ALONE" | awk '{print $3}') / $(echo "$FLOODED" | awk '{print $3}') ($(awk -v a="$(echo "$ALONE" | awk '{print $3}')" -v b="$(echo "$FLOODED" | awk '{print $3}')" 'BEGIN { printf "%.1f×", b/a }')) |"
+  echo "| 6. login flood meanwhile (req/s, p99 ms) | $(echo "$LOGIN" | awk '{print $1", "$3}') |"
+  echo "| 7. store round trips per verify, SQLite (statements) | $TRIPS_SQLITE |"
+  [[ -n "$TABLES_ROWS" ]] && echo "| 7. store round trips per verify, Table Storage (HTTP requests) | $TRIPS_TABLES |"
+  echo "| 8. start to first 200, IronAuth / baseline (ms, median of 5) | $STARTS_IRON / $STARTS_BASE ($(awk -v a="$STARTS_IRON" -v b="$STARTS_BASE" 'BEGIN { printf "%.2f×", a/b }')) |"
+  echo "| 8. peak RSS of the server after scenarios 1-6 | $((RSS_KB / 1024)) MiB |"
+} >"$FILE"
+cat "$FILE"

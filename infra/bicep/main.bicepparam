@@ -1,0 +1,16 @@
+// Example parameters for main.bicep. Deploy with
+//   az deployment group create -g <resource-group> -f infra/bicep/main.bicep -p infra/bicep/main.bicepparam
+using 'main.bicep'
+
+param appName = 'ironauth'
+param storageSku = 'Standard_LRS'
+param maximumInstanceCount = 100
+param instanceMemoryMB = 2048
+
+param jwtIssuer = 'ironauth'
+param jwtAudience = 'ironauth'
+param maintenanceSchedule = '0 */5 * * * *'
+
+// Read from the environment so the key never sits in a file: export IRONAUTH_JWT_SIGNING_KEY="$(cat key.pem)"
+// before deploying. Unset, the secret is left alone (set it with az keyvault secret set; docs/deploy.md).
+param signingKeyPem = readEnvironmentVariable('IRONAUTH_JWT_SIGNING_KEY', '')

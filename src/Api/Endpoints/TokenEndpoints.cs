@@ -1,0 +1,205 @@
+using System.Globalization;
+using IronAuth.Api.Contracts;
+using IronAuth.Api.Http;
+using IronAuth.Core.Limits;
+using IronAuth.Core.Tokens;
+using IronAuth.Core.Users;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IronAuth.Api.Endpoints;
+
+/// <summary>API tokens: issue, list, read, revoke, verify for gateways, and metering.</summary>
+public static class TokenEndpoints
+{
+    public const int DefaultHistoryDays = 7;
+
+    public static async Task<IResult> Create(HttpRequest request)
+    {
+        var (caller, denied) = await request.AuthenticateAsync();
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var (body, problem) = await JsonBody.ReadAsync<CreateTokenRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var context = request.HttpContext;
+        var ownerId = body!.UserId ?? caller!.UserId;
+        if (caller!.Require(Permissions.TokensWrite, ownerId) is { } forbidden)
+        {
+            return Problems.For(context, forbidden);
+        }
+
+        var manager = context.RequestServices.GetRequiredService<TokenManager>();
+        var result = await manager.CreateAsync(
+            caller.ToActor(request.ClientIp()),
+            new NewApiToken(ownerId, body.Name, body.Scopes, body.ExpiresInDays, body.Limits?.ToLimits() ?? TokenLimits.None),
+            caller.Method == AuthMethod.ApiToken ? caller.Scopes : null,
+            context.RequestAborted);
+        return result.ToHttp(context, issued =>
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            return TypedResults.Created(
+                $"/api/tokens/{issued.Token.Id}",
+                new CreatedTokenResponse(issued.Plaintext, issued.ExpiresInDays, issued.Clamped, issued.RevokedOthers, Metadata(context, issued.Token)));
+        });
+    }
+
+    public static async Task<IResult> List(HttpRequest request)
+    {
+        var (caller, denied) = await request.AuthenticateAsync();
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var context = request.HttpContext;
+        if (!Paging.TryRead(request, out var limit, out var position, out var problem))
+        {
+            return problem!;
+        }
+
+        // Admins and viewers list everyone's tokens (optionally one user's); a user lists its own.
+        var userId = request.Query["user_id"].ToString() is { Length: > 0 } filter ? filter : null;
+        if (caller!.Require(Permissions.TokensRead) is not null)
+        {
+            userId ??= caller.UserId;
+        }
+
+        if (caller.Require(Permissions.TokensRead, userId) is { } forbidden)
+        {
+            return Problems.For(context, forbidden);
+        }
+
+        var manager = context.RequestServices.GetRequiredService<TokenManager>();
+        var page = await manager.ListAsync(new ApiTokenQuery(userId, position, limit), context.RequestAborted);
+        return TypedResults.Ok(new PageResponse<ApiTokenResponse>([.. page.Items.Select(t => Metadata(context, t))], Paging.NextCursor(page.Next)));
+    }
+
+    public static Task<IResult> Get(HttpRequest request, string id) =>
+        WithTokenAsync(request, id, Permissions.TokensRead, (_, token, context) => Task.FromResult(TypedResults.Ok(Metadata(context, token)) as IResult));
+
+    public static Task<IResult> Revoke(HttpRequest request, string id) =>
+        WithTokenAsync(request, id, Permissions.TokensWrite, async (caller, token, context) =>
+        {
+            var manager = context.RequestServices.GetRequiredService<TokenManager>();
+            await manager.RevokeAsync(caller.ToActor(request.ClientIp()), token, context.RequestAborted);
+            return TypedResults.NoContent();
+        });
+
+    public static async Task<IResult> Verify(HttpRequest request)
+    {
+        var (caller, denied) = await request.AuthenticateAsync();
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var context = request.HttpContext;
+        if (caller!.Require(Permissions.TokensVerify) is { } forbidden)
+        {
+            return Problems.For(context, forbidden);
+        }
+
+        var (body, problem) = await JsonBody.ReadAsync<VerifyTokenRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var usage = body!.Usage ?? new UsageReport();
+        if (usage.Tokens < 0 || usage.Cost < 0 || !Money.IsRepresentable(usage.Cost))
+        {
+            return Problems.Validation($"usage.tokens and usage.cost must be 0 or positive; cost has at most {Money.Decimals} decimal places.");
+        }
+
+        var verifier = context.RequestServices.GetRequiredService<TokenVerifier>();
+        var verdict = await verifier.VerifyAsync(body.Token, usage.Tokens, usage.Cost, context.RequestAborted);
+        return TypedResults.Ok(new VerifyTokenResponse(
+            verdict.IsValid,
+            verdict.IsValid ? null : TokenVerdict.ToWire(verdict.Code),
+            verdict.Token?.Id,
+            verdict.Token?.UserId,
+            verdict.Scopes?.Order(StringComparer.Ordinal).ToList(),
+            verdict.Token?.ExpiresAt,
+            RateLimitHeaders.Info(verdict),
+            RateLimitHeaders.Quota(verdict)));
+    }
+
+    public static async Task<IResult> RecordUsage(HttpRequest request, string id)
+    {
+        var (caller, denied) = await request.AuthenticateAsync();
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var context = request.HttpContext;
+        if (caller!.Require(Permissions.TokensVerify) is { } forbidden)
+        {
+            return Problems.For(context, forbidden);
+        }
+
+        var (body, problem) = await JsonBody.ReadAsync<RecordUsageRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var manager = context.RequestServices.GetRequiredService<TokenManager>();
+        var result = await manager.RecordUsageAsync(id, body!.Requests, body.Tokens, body.Cost, context.RequestAborted);
+        return result.ToHttp(context, recorded => TypedResults.Ok(new RecordedUsageResponse(
+            recorded.Token.Id, recorded.Exhausted != QuotaKind.None, QuotaInfo.From(recorded.Day, recorded.Quota, recorded.Exhausted))));
+    }
+
+    public static async Task<IResult> Usage(HttpRequest request, string id)
+    {
+        var rawDays = request.Query["days"].ToString();
+        var days = DefaultHistoryDays;
+        if (rawDays.Length > 0 && (!int.TryParse(rawDays, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days is < 1 or > TokenManager.MaxHistoryDays))
+        {
+            return Problems.Validation($"days must be an integer from 1 to {TokenManager.MaxHistoryDays}.");
+        }
+
+        return await WithTokenAsync(request, id, Permissions.TokensRead, async (_, token, context) =>
+        {
+            var manager = context.RequestServices.GetRequiredService<TokenManager>();
+            var history = await manager.HistoryAsync(token, days, context.RequestAborted);
+            return TypedResults.Ok(history.Select(d => new UsageDayResponse(
+                d.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), d.Requests, d.Tokens, Money.FromMicros(d.CostMicros))).ToList());
+        });
+    }
+
+    private static ApiTokenResponse Metadata(HttpContext context, ApiToken token) =>
+        ApiTokenResponse.From(token, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow());
+
+    /// <summary>Authenticates, loads the token (404 if unknown), and requires the permission over its owner.</summary>
+    private static async Task<IResult> WithTokenAsync(
+        HttpRequest request, string id, string permission, Func<Caller, ApiToken, HttpContext, Task<IResult>> action)
+    {
+        var (caller, denied) = await request.AuthenticateAsync();
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var context = request.HttpContext;
+        var found = await context.RequestServices.GetRequiredService<TokenManager>().GetAsync(id, context.RequestAborted);
+        if (found.Failure is { } missing)
+        {
+            return Problems.For(context, missing);
+        }
+
+        if (caller!.Require(permission, found.Value!.UserId) is { } forbidden)
+        {
+            return Problems.For(context, forbidden);
+        }
+
+        return await action(caller, found.Value, context);
+    }
+}

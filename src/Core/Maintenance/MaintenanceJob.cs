@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using IronAuth.Core.Audit;
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Limits;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace IronAuth.Core.Maintenance;
+
+/// <summary>What one run did, per kind of record.</summary>
+public sealed record MaintenanceReport(
+    bool Ran, int Sessions, int RefreshTokens, int ApiTokens, int PasswordResets, int RateBuckets, int UsageDays, bool Complete)
+{
+    public static MaintenanceReport Skipped { get; } = new(false, 0, 0, 0, 0, 0, 0, true);
+
+    public int Total => Sessions + RefreshTokens + ApiTokens + PasswordResets + RateBuckets + UsageDays;
+}
+
+/// <summary>
+/// Purges what has expired and rolls daily usage out of retention. Both hosts run it on the same schedule
+/// (the Server's scheduler, the Functions timer) and the CLI on demand. A lease in the store lets one
+/// instance work at a time; work is done in bounded batches within a time budget, so a backlog is worked
+/// off over several runs rather than timing one out. Usage is kept per UTC day from the start, so quota
+/// enforcement never depends on this job: a new day's counters start at zero whether or not it ran.
+/// </summary>
+public sealed partial class MaintenanceJob(
+    IMaintenanceStore store,
+    ILeaseStore leases,
+    IAuditStore audit,
+    IOptions<IronAuthOptions> options,
+    TimeProvider time,
+    ILogger<MaintenanceJob> logger)
+{
+    public const string LeaseName = "maintenance";
+
+    public async Task<MaintenanceReport> RunAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value.Maintenance;
+        var holder = Ids.NewSecret(12);
+        var now = time.GetUtcNow();
+        if (!await leases.TryAcquireAsync(LeaseName, holder, now + settings.LeaseDuration, now, cancellationToken))
+        {
+            LogSkipped(logger);
+            return MaintenanceReport.Skipped;
+        }
+
+        try
+        {
+            var budget = Stopwatch.StartNew();
+            var complete = true;
+
+            async Task<int> Drain(Func<int, Task<int>> purge)
+            {
+                var total = 0;
+                while (true)
+                {
+                    if (budget.Elapsed > settings.MaxRunTime)
+                    {
+                        complete = false;
+                        return total;
+                    }
+
+                    var deleted = await purge(settings.BatchSize);
+                    total += deleted;
+                    if (deleted < settings.BatchSize)
+                    {
+                        return total;
+                    }
+                }
+            }
+
+            var report = new MaintenanceReport(
+                Ran: true,
+                Sessions: await Drain(b => store.PurgeSessionsAsync(now, b, cancellationToken)),
+                RefreshTokens: await Drain(b => store.PurgeRefreshTokensAsync(now, b, cancellationToken)),
+                ApiTokens: await Drain(b => store.PurgeApiTokensAsync(now.AddDays(-settings.TokenRetentionDays), b, cancellationToken)),
+                PasswordResets: await Drain(b => store.PurgePasswordResetsAsync(now, b, cancellationToken)),
+                RateBuckets: await Drain(b => store.PurgeFullBucketsAsync(now, b, cancellationToken)),
+                UsageDays: await Drain(b => store.PurgeUsageAsync(UsageDay.DayOf(now).AddDays(-settings.UsageRetentionDays), b, cancellationToken)),
+                Complete: complete);
+
+            LogRan(logger, report.Sessions, report.RefreshTokens, report.ApiTokens, report.PasswordResets, report.RateBuckets, report.UsageDays, report.Complete);
+            await audit.AppendAsync(
+                AuditEntry.Create(time, Actor.System, AuditActions.MaintenanceRan, details: new Dictionary<string, string>
+                {
+                    ["sessions"] = Text(report.Sessions),
+                    ["refresh_tokens"] = Text(report.RefreshTokens),
+                    ["api_tokens"] = Text(report.ApiTokens),
+                    ["password_resets"] = Text(report.PasswordResets),
+                    ["rate_buckets"] = Text(report.RateBuckets),
+                    ["usage_days"] = Text(report.UsageDays),
+                    ["complete"] = report.Complete ? "true" : "false",
+                }),
+                CancellationToken.None);
+            return report;
+        }
+        finally
+        {
+            await leases.ReleaseAsync(LeaseName, holder, time.GetUtcNow(), CancellationToken.None);
+        }
+    }
+
+    private static string Text(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    [LoggerMessage(EventId = 3001, EventName = "MaintenanceRan", Level = LogLevel.Information,
+        Message = "Maintenance purged {Sessions} sessions, {RefreshTokens} refresh tokens, {ApiTokens} API tokens, {PasswordResets} password resets, {RateBuckets} rate buckets, {UsageDays} usage days (complete: {Complete})")]
+    private static partial void LogRan(ILogger logger, int sessions, int refreshTokens, int apiTokens, int passwordResets, int rateBuckets, int usageDays, bool complete);
+
+    [LoggerMessage(EventId = 3002, EventName = "MaintenanceSkipped", Level = LogLevel.Information, Message = "Maintenance skipped: another instance holds the lease")]
+    private static partial void LogSkipped(ILogger logger);
+}

@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using IronAuth.Core.Caching;
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Limits;
+using IronAuth.Core.Users;
+using Microsoft.Extensions.Options;
+
+namespace IronAuth.Core.Tokens;
+
+/// <summary>Why a token was or was not accepted; the wire names are design.md's verdict codes.</summary>
+public enum VerdictCode
+{
+    Valid,
+    Malformed,
+    NotFound,
+    Expired,
+    Revoked,
+    OwnerInactive,
+    RateLimited,
+    QuotaExceeded,
+}
+
+/// <summary>The full answer about one use of an API token.</summary>
+public sealed record TokenVerdict(
+    VerdictCode Code,
+    ApiToken? Token = null,
+    User? Owner = null,
+    IReadOnlySet<string>? Scopes = null,
+    EffectiveLimits? Limits = null,
+    BucketTake? Bucket = null,
+    UsageOutcome? Usage = null)
+{
+    public bool IsValid => Code == VerdictCode.Valid;
+
+    public static string ToWire(VerdictCode code) => code switch
+    {
+        VerdictCode.Valid => "valid",
+        VerdictCode.Malformed => "malformed",
+        VerdictCode.NotFound => "not_found",
+        VerdictCode.Expired => "expired",
+        VerdictCode.Revoked => "revoked",
+        VerdictCode.OwnerInactive => "owner_inactive",
+        VerdictCode.RateLimited => "rate_limited",
+        VerdictCode.QuotaExceeded => "quota_exceeded",
+        _ => throw new ArgumentOutOfRangeException(nameof(code)),
+    };
+}
+
+/// <summary>
+/// Checks one use of an API token, in order: shape and checksum (no store lookup), known, unexpired,
+/// unrevoked, owner active; then one take from its rate bucket; then the request (and any LLM tokens and
+/// cost reported with it) counted against today's quotas in one atomic step; last_used_at is coalesced.
+/// </summary>
+public sealed class TokenVerifier(
+    IApiTokenStore tokens,
+    IUserStore users,
+    IRateBucketStore buckets,
+    IUsageStore usage,
+    CredentialCache cache,
+    IOptions<IronAuthOptions> options,
+    TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, DateTimeOffset> lastTouched = new(StringComparer.Ordinal);
+
+    public async Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, CancellationToken cancellationToken)
+    {
+        if (!ApiTokenFormat.IsWellFormed(presented))
+        {
+            return new TokenVerdict(VerdictCode.Malformed);
+        }
+
+        var digest = Ids.Digest(presented);
+        var token = await cache.GetTokenAsync(digest, () => tokens.FindByDigestAsync(digest, cancellationToken));
+        if (token is null)
+        {
+            return new TokenVerdict(VerdictCode.NotFound);
+        }
+
+        var now = time.GetUtcNow();
+        if (token.RevokedAt is not null)
+        {
+            return new TokenVerdict(VerdictCode.Revoked, token);
+        }
+
+        if (token.ExpiresAt <= now)
+        {
+            return new TokenVerdict(VerdictCode.Expired, token);
+        }
+
+        var owner = await cache.GetUserAsync(token.UserId, () => users.FindByIdAsync(token.UserId, cancellationToken));
+        if (owner is not { IsActive: true })
+        {
+            return new TokenVerdict(VerdictCode.OwnerInactive, token, owner);
+        }
+
+        var scopes = EffectiveScopes(token, owner);
+        var limits = token.Limits.Resolve(options.Value);
+        var bucket = await buckets.TakeAsync(token.Id, limits.Burst, limits.RequestsPerSecond, now, cancellationToken);
+        if (!bucket.Admitted)
+        {
+            return new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket);
+        }
+
+        var delta = new UsageDelta(1, llmTokens, Money.ToMicros(cost));
+        var counted = await usage.TryAddAsync(token.Id, UsageDay.DayOf(now), delta, limits.Quota, cancellationToken);
+        if (!counted.Added)
+        {
+            return new TokenVerdict(VerdictCode.QuotaExceeded, token, owner, scopes, limits, bucket, counted);
+        }
+
+        await TouchAsync(token, now, cancellationToken);
+        return new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted);
+    }
+
+    /// <summary>What a token may do now: its scopes, narrowed to what its owner's role holds today.</summary>
+    public static IReadOnlySet<string> EffectiveScopes(ApiToken token, User owner)
+    {
+        var role = Permissions.Of(owner.Role);
+        return token.Scopes.Where(role.Contains).ToFrozenSet(StringComparer.Ordinal);
+    }
+
+    private async Task TouchAsync(ApiToken token, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // One write per token per resolution interval, not one per request.
+        var resolution = options.Value.Tokens.LastUsedResolution;
+        var last = lastTouched.GetValueOrDefault(token.Id, token.LastUsedAt ?? DateTimeOffset.MinValue);
+        if (now - last < resolution)
+        {
+            return;
+        }
+
+        lastTouched[token.Id] = now;
+        await tokens.TouchAsync(token.Id, now, cancellationToken);
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text.Json.Nodes;
+using IronAuth.Infra.Tests.Support;
+
+namespace IronAuth.Infra.Tests;
+
+[Collection(InfraCollection.Name)]
+public sealed class AppSettingsTests(CompiledInfra infra)
+{
+    private ArmResource Config => infra.Template.OfType("Microsoft.Web/sites/config").Single(c => c.ChildName == "appsettings");
+
+    private JsonObject Settings => Config.Properties;
+
+    private string Setting(string name)
+    {
+        Assert.True(Settings.ContainsKey(name), $"App setting {name} is missing.");
+        return (string)Settings[name]!;
+    }
+
+    [Fact]
+    public void Store_setting_is_tables()
+    {
+        Assert.Equal("tables", Setting("IronAuth__Store"));
+    }
+
+    [Fact]
+    public void Signing_key_setting_is_a_key_vault_reference_to_the_signing_key_secret()
+    {
+        Assert.Equal(
+            "[format('@Microsoft.KeyVault(SecretUri={0})', reference(resourceId('Microsoft.Resources/deployments', 'keyvault'), '2025-04-01').outputs.signingKeySecretUri.value)]",
+            Setting("IronAuth__Jwt__SigningKey"));
+
+        var secretUri = (string?)infra.Template.ModuleTemplate("keyvault")["outputs"]?["signingKeySecretUri"]?["value"];
+        Assert.Equal(
+            "[format('{0}secrets/{1}/', reference(resourceId('Microsoft.KeyVault/vaults', parameters('keyVaultName')), '2024-11-01').vaultUri, parameters('signingKeySecretName'))]",
+            secretUri);
+    }
+
+    [Fact]
+    public void Host_storage_is_reached_by_identity_not_by_connection_string()
+    {
+        Assert.Equal("[variables('storageAccountName')]", Setting("AzureWebJobsStorage__accountName"));
+        Assert.False(Settings.ContainsKey("AzureWebJobsStorage"), "AzureWebJobsStorage would be a connection string with a key.");
+    }
+
+    [Fact]
+    public void Tables_service_uri_is_the_storage_accounts_table_endpoint()
+    {
+        Assert.Equal(
+            "[reference(resourceId('Microsoft.Resources/deployments', 'storage'), '2025-04-01').outputs.tableEndpoint.value]",
+            Setting("IronAuth__Tables__ServiceUri"));
+        var endpoint = (string?)infra.Template.ModuleTemplate("storage")["outputs"]?["tableEndpoint"]?["value"];
+        Assert.Contains(".primaryEndpoints.table", endpoint, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Application_insights_connection_string_is_wired()
+    {
+        Assert.Equal(
+            "[reference(resourceId('Microsoft.Insights/components', variables('applicationInsightsName')), '2020-02-02').ConnectionString]",
+            Setting("APPLICATIONINSIGHTS_CONNECTION_STRING"));
+    }
+
+    [Fact]
+    public void Application_insights_is_backed_by_the_log_analytics_workspace()
+    {
+        var component = infra.Template.Single("Microsoft.Insights/components");
+        infra.Template.Single("Microsoft.OperationalInsights/workspaces");
+
+        Assert.Equal(
+            "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('logAnalyticsName'))]",
+            (string?)component.Properties["WorkspaceResourceId"]);
+    }
+
+    [Theory]
+    [InlineData("IronAuth__Jwt__Issuer", "jwtIssuer", "ironauth")]
+    [InlineData("IronAuth__Jwt__Audience", "jwtAudience", "ironauth")]
+    [InlineData("IronAuth__Maintenance__Schedule", "maintenanceSchedule", "0 */5 * * * *")]
+    public void Token_and_maintenance_settings_come_from_parameters_with_defaults(string setting, string parameter, string defaultValue)
+    {
+        Assert.Equal($"[parameters('{parameter}')]", Setting(setting));
+        Assert.Equal(defaultValue, (string?)infra.Template.Root["parameters"]?[parameter]?["defaultValue"]);
+    }
+
+    [Fact]
+    public void Flex_consumption_settings_that_the_platform_rejects_are_absent()
+    {
+        // Flex Consumption takes the runtime from functionAppConfig and refuses these settings.
+        Assert.False(Settings.ContainsKey("FUNCTIONS_WORKER_RUNTIME"));
+        Assert.False(Settings.ContainsKey("FUNCTIONS_EXTENSION_VERSION"));
+        Assert.False(Settings.ContainsKey("WEBSITE_RUN_FROM_PACKAGE"));
+    }
+
+    [Fact]
+    public void Settings_are_applied_after_the_role_assignments()
+    {
+        // Otherwise the host can start before it may read storage or the signing key.
+        var dependsOn = Config.Node["dependsOn"]!.AsArray().Select(d => (string?)d).ToList();
+
+        Assert.Contains("[resourceId('Microsoft.Resources/deployments', 'access')]", dependsOn);
+        Assert.Contains("[resourceId('Microsoft.Resources/deployments', 'functionapp')]", dependsOn);
+    }
+}

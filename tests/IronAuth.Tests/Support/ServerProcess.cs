@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace IronAuth.Tests.Support;
+
+/// <summary>
+/// The real <c>ironauth</c> executable in a child process: for tests about several processes sharing one
+/// store. Readiness is the server's own "Now listening on" line, which also carries the port it bound.
+/// </summary>
+public sealed partial class ServerProcess : IAsyncDisposable
+{
+    private readonly Process process;
+
+    private ServerProcess(Process process, Uri baseAddress)
+    {
+        this.process = process;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public static async Task<ServerProcess> StartAsync(IDictionary<string, string> settings)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ironauth.dll"));
+        info.ArgumentList.Add("--urls=http://127.0.0.1:0");
+        foreach (var (key, value) in settings)
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start ironauth.");
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                listening.TrySetException(new InvalidOperationException("ironauth exited before listening:\n" + string.Join('\n', output)));
+                return;
+            }
+
+            output.Enqueue(e.Data);
+            if (ListeningLine().Match(e.Data) is { Success: true } match)
+            {
+                listening.TrySetResult(new Uri(match.Groups[1].Value + "/"));
+            }
+        };
+        process.ErrorDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            return new ServerProcess(process, await listening.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+        }
+        catch
+        {
+            process.Kill(entireProcessTree: true);
+            process.Dispose();
+            throw;
+        }
+    }
+
+    public HttpClient NewClient(string? bearer = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress };
+        if (bearer is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new("Bearer", bearer);
+        }
+
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        process.Dispose();
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex ListeningLine();
+}
