@@ -79,6 +79,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<IApiTokenStore, SqliteApiTokenStore>();
         services.TryAddSingleton<IRateBucketStore, SqliteRateBucketStore>();
         services.TryAddSingleton<IUsageStore, SqliteUsageStore>();
+        services.TryAddSingleton<IMeteringStore, SqliteMeteringStore>();
         services.TryAddSingleton<SqliteMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
