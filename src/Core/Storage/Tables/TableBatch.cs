@@ -1,3 +1,4 @@
+using Azure;
 using Azure.Data.Tables;
 
 namespace IronAuth.Core.Storage.Tables;
@@ -39,10 +40,35 @@ internal static class TableBatch
         }
     }
 
-    /// <summary>Submits the actions as one atomic transaction, after <see cref="EnsureOnePartition"/>.</summary>
-    public static async Task SubmitEntityGroupAsync(this TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken)
+    /// <summary>
+    /// Submits the actions as one atomic transaction, after <see cref="EnsureOnePartition"/>; returns the
+    /// answer to each action, in order (an update's answer carries the entity's new ETag).
+    /// </summary>
+    public static async Task<IReadOnlyList<Response>> SubmitEntityGroupAsync(this TableClient table, IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken)
     {
         EnsureOnePartition(actions);
-        await table.SubmitTransactionAsync(actions, cancellationToken);
+        return (await table.SubmitTransactionAsync(actions, cancellationToken)).Value;
+    }
+
+    /// <summary>
+    /// Deletes entities of one partition, 100 per transaction, whatever their ETags. Meant for what nobody
+    /// writes any more (expired, purged); an entity that is already gone is fine, so a transaction that fails
+    /// on a missing one is done again one delete at a time.
+    /// </summary>
+    public static async Task DeleteAllAsync(this TableClient table, string partitionKey, IReadOnlyList<string> rowKeys, CancellationToken cancellationToken)
+    {
+        foreach (var chunk in rowKeys.Distinct(StringComparer.Ordinal).Chunk(MaxActions))
+        {
+            try
+            {
+                await table.SubmitEntityGroupAsync(
+                    [.. chunk.Select(row => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partitionKey, row), ETag.All))],
+                    cancellationToken);
+            }
+            catch (TableTransactionFailedException e) when (e.Status == TableEntities.NotFound)
+            {
+                await Task.WhenAll(chunk.Select(row => table.DeleteEntityAsync(partitionKey, row, ETag.All, cancellationToken)));
+            }
+        }
     }
 }

@@ -14,9 +14,9 @@ namespace IronAuth.Core.Storage.Tables;
 /// </summary>
 public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordResetStore
 {
-    private const string UserPrefix = "user:";
-    private const string DigestPrefix = "digest:";
-    private const string DigestKey = "ticket";
+    internal const string UserPrefix = "user:";
+    internal const string DigestPrefix = "digest:";
+    internal const string DigestKey = "ticket";
     private const string LatestKey = "latest";
 
     private TableClient Table => storage.Resets;
@@ -29,8 +29,10 @@ public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordRes
         }
 
         var digest = TableEntities.Hex(ticket.Digest);
-        // The index entry first: if the transaction below never lands, it points at no ticket and finds nothing.
-        await Table.InsertAsync(new TableEntity(DigestPrefix + digest, DigestKey) { ["UserId"] = ticket.UserId }, cancellationToken);
+        // The index entries first: if the transaction below never lands, they point at no ticket and find nothing.
+        await Task.WhenAll(
+            Table.InsertAsync(new TableEntity(DigestPrefix + digest, DigestKey) { ["UserId"] = ticket.UserId }, cancellationToken),
+            storage.AddAsync(PurgeIndex.Resets, ticket.ExpiresAt, $"{ticket.UserId}:{digest}", cancellationToken));
 
         var partition = UserPrefix + ticket.UserId;
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and Spent eq false");
@@ -111,6 +113,13 @@ public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordRes
                 await storage.BackOffAsync("Spend password reset", attempt, cancellationToken);
             }
         }
+    }
+
+    /// <summary>The user id and hex digest of a purge index key written by <see cref="AddAsync"/>.</summary>
+    internal static (string UserId, string Digest) ParseIndexKey(string key)
+    {
+        var separator = key.LastIndexOf(':');
+        return (key[..separator], key[(separator + 1)..]);
     }
 
     private static bool IsUsable(TableEntity ticket, DateTimeOffset now) =>

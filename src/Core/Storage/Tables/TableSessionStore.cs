@@ -14,9 +14,9 @@ namespace IronAuth.Core.Storage.Tables;
 /// </summary>
 public sealed class TableSessionStore(TableStorage storage) : ISessionStore
 {
-    private const string SessionKey = "session";
-    private const string TokenPrefix = "rt:";
-    private const string UserIndexPrefix = "user:";
+    internal const string SessionKey = "session";
+    internal const string TokenPrefix = "rt:";
+    internal const string UserIndexPrefix = "user:";
     private const string ReuseReason = "refresh_token_reuse";
 
     private TableClient Table => storage.Sessions;
@@ -28,9 +28,12 @@ public sealed class TableSessionStore(TableStorage storage) : ISessionStore
             throw new ArgumentException("The session's ids must be usable as table keys, and the token must belong to it.", nameof(session));
         }
 
-        // The index entry goes first: a session that "revoke all" cannot find must never exist. If the
-        // transaction below fails, the entry points at nothing, which RevokeAllAsync skips.
-        await Table.InsertAsync(new TableEntity(UserIndexPrefix + session.UserId, session.Id), cancellationToken);
+        // The index entries go first: a session that "revoke all" or maintenance cannot find must never
+        // exist. If the transaction below fails, they point at nothing, which both skip.
+        await Task.WhenAll(
+            Table.InsertAsync(new TableEntity(UserIndexPrefix + session.UserId, session.Id), cancellationToken),
+            storage.AddAsync(PurgeIndex.Sessions, session.ExpiresAt, session.Id, cancellationToken),
+            storage.AddAsync(PurgeIndex.RefreshTokens, firstToken.ExpiresAt, session.Id, cancellationToken));
         await Table.SubmitEntityGroupAsync(
             [
                 new(TableTransactionActionType.Add, ToEntity(session)),
@@ -168,6 +171,12 @@ public sealed class TableSessionStore(TableStorage storage) : ISessionStore
                 || (userId is not null && entity.GetString("UserId") != userId))
             {
                 return false;
+            }
+
+            if (attempt == 0)
+            {
+                // A revoked session may be purged at once, not only when it would have expired.
+                await storage.AddAsync(PurgeIndex.Sessions, now, sessionId, cancellationToken);
             }
 
             var etag = entity.ETag;

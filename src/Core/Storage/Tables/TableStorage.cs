@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Data.Tables;
 using Azure.Identity;
 using IronAuth.Core.Configuration;
@@ -38,9 +39,21 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
 
     public TableClient SigningKeys { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "SigningKeys");
 
+    /// <summary>API tokens (a partition per owner), the owner's "latest" marker, and the digest index.</summary>
+    public TableClient Tokens { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Tokens");
+
+    /// <summary>Per token (or bucket key): bucket, today's usage counters and last use in one entity, and the daily history.</summary>
+    public TableClient Metering { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Metering");
+
+    /// <summary>The purge index: what maintenance must look at, by kind and UTC day (<see cref="PurgeIndex"/>).</summary>
+    public TableClient Due { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Due");
+
+    /// <summary>Named leases (one entity each).</summary>
+    public TableClient Leases { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Leases");
+
     public string Name => "tables";
 
-    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys];
+    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases];
 
     public static bool IsValidPrefix(string? prefix) =>
         prefix is { Length: >= 1 and <= MaxPrefixLength } && char.IsAsciiLetter(prefix[0]) && prefix.All(char.IsAsciiLetterOrDigit);
@@ -54,6 +67,8 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
         clientOptions.Retry.Delay = options.RetryDelay;
         clientOptions.Retry.MaxDelay = options.MaxRetryDelay;
         clientOptions.Retry.NetworkTimeout = options.NetworkTimeout;
+        // Per retry, so a request the SDK sends again after a timeout counts again: it is one more round trip.
+        clientOptions.AddPolicy(new RoundTripCounter(), HttpPipelinePosition.PerRetry);
         return string.IsNullOrWhiteSpace(options.ConnectionString)
             ? new TableServiceClient(new Uri(options.ServiceUri!), new DefaultAzureCredential(), clientOptions)
             : new TableServiceClient(options.ConnectionString, clientOptions);
@@ -95,9 +110,26 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
     public Task BackOffAsync(string operation, int attempt, CancellationToken cancellationToken)
     {
         LogLostRace(logger, operation, attempt + 1);
+        StoreMetrics.Conflict(Name, operation);
         var bound = Options.ConflictBackoff.TotalMilliseconds * (1L << Math.Min(attempt, 8));
         var delay = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * bound);
         return delay <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(delay, cancellationToken);
+    }
+
+    /// <summary>Counts every HTTP request to Table Storage as one store round trip (<see cref="StoreMetrics"/>).</summary>
+    private sealed class RoundTripCounter : HttpPipelinePolicy
+    {
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            StoreMetrics.RoundTrip("tables");
+            ProcessNext(message, pipeline);
+        }
+
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            StoreMetrics.RoundTrip("tables");
+            return ProcessNextAsync(message, pipeline);
+        }
     }
 
     [LoggerMessage(EventId = 2001, EventName = "TableWriteLostRace", Level = LogLevel.Debug, Message = "{Operation} lost an optimistic-concurrency race; re-reading (attempt {Attempt})")]

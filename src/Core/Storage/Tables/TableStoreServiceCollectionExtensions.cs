@@ -1,11 +1,14 @@
 using Azure.Data.Tables;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Limits;
+using IronAuth.Core.Maintenance;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
 using IronAuth.Core.Storage;
 using IronAuth.Core.Storage.Tables;
+using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -32,6 +35,15 @@ public static class TableStoreServiceCollectionExtensions
         services.TryAddSingleton<IAuditStore, TableAuditStore>();
         services.TryAddSingleton<IPasswordResetStore, TablePasswordResetStore>();
         services.TryAddSingleton<ISigningKeyStore, TableSigningKeyStore>();
+        services.TryAddSingleton<IApiTokenStore, TableApiTokenStore>();
+        // One metering store serves all three ports: they share its per-key state and queue.
+        services.TryAddSingleton<TableMeteringStore>();
+        services.TryAddSingleton<IMeteringStore>(sp => sp.GetRequiredService<TableMeteringStore>());
+        services.TryAddSingleton<IRateBucketStore>(sp => sp.GetRequiredService<TableMeteringStore>());
+        services.TryAddSingleton<IUsageStore>(sp => sp.GetRequiredService<TableMeteringStore>());
+        services.TryAddSingleton<TableMaintenanceStore>();
+        services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
+        services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
         return services;
     }
 
