@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Azure;
 using Azure.Data.Tables;
+using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
+using Microsoft.Extensions.Options;
 
 namespace IronAuth.Core.Storage.Tables;
 
@@ -24,7 +26,7 @@ namespace IronAuth.Core.Storage.Tables;
 /// time alone, so a bucket or quota that refuses on the known state refuses on the stored one too.
 /// </para>
 /// </summary>
-public sealed class TableMeteringStore(TableStorage storage, TimeProvider time) : IMeteringStore, IRateBucketStore, IUsageStore
+public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOptions> options, TimeProvider time) : IMeteringStore, IRateBucketStore, IUsageStore
 {
     internal const string LimitsKey = "limits";
     private const string DayPrefix = "day:";
@@ -220,13 +222,14 @@ public sealed class TableMeteringStore(TableStorage storage, TimeProvider time) 
 
             stored ??= await ReadAsync(key);
             var today = UsageDay.DayOf(time.GetUtcNow());
+            var resolution = options.Value.Tokens.LastUsedResolution;
             var working = stored?.Clone() ?? new MeterState();
             var outcomes = new Outcome?[batch.Count];
             var past = new List<int>();
             var later = new List<Use>();
             for (var i = 0; i < batch.Count; i++)
             {
-                switch (working.Apply(batch[i], today, key, out var outcome))
+                switch (working.Apply(batch[i], today, resolution, key, out var outcome))
                 {
                     case Placement.Applied:
                         outcomes[i] = outcome;
@@ -550,7 +553,7 @@ public sealed class TableMeteringStore(TableStorage storage, TimeProvider time) 
             return entity;
         }
 
-        public Placement Apply(Use use, DateOnly today, string key, out Outcome outcome)
+        public Placement Apply(Use use, DateOnly today, TimeSpan resolution, string key, out Outcome outcome)
         {
             outcome = new Outcome(null, null);
             var placement = Placement.Applied;
@@ -587,9 +590,11 @@ public sealed class TableMeteringStore(TableStorage storage, TimeProvider time) 
             }
 
             if (use.Touch is { } at && (usage is null || usage.Added) && placement == Placement.Applied
-                && (ETag is not null || Changed) && (LastUsedAt is null || LastUsedAt < at))
+                && (ETag is not null || Changed) && (LastUsedAt is null || at - LastUsedAt >= resolution && at > LastUsedAt))
             {
-                // Only an existing entity records a use: touching an unknown token must not create one.
+                // Only an existing entity records a use: touching an unknown token must not create one. Within the
+                // resolution of the stored time nothing changes, as IronAuth:Tokens:LastUsedResolution promises
+                // (here for the token, whichever process uses it).
                 LastUsedAt = at;
                 Changed = true;
             }
