@@ -1,6 +1,13 @@
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+using Azure.Data.Tables;
 using IronAuth.Core;
+using IronAuth.Core.Limits;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
+using IronAuth.Core.Storage;
+using IronAuth.Core.Storage.Tables;
+using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using IronAuth.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,6 +17,9 @@ namespace IronAuth.Tests.Storage;
 /// <summary>The storage contract against Table Storage (Azurite), plus races run from two "processes" at once.</summary>
 public sealed class TableStoreTests : StoreContractTests
 {
+    // Round trips counted for the async flow that set it: other test classes use the store at the same time.
+    private static readonly AsyncLocal<StrongBox<long>?> CountedFlow = new();
+
     private IDictionary<string, string?> settings = null!;
 
     protected override async Task<IDictionary<string, string?>> CreateStoreSettingsAsync() =>
@@ -107,5 +117,139 @@ public sealed class TableStoreTests : StoreContractTests
         var other = new RefreshTokenRecord(Ids.Digest(RefreshTokens.New(session.Id)), session.Id, now, now.AddDays(2));
         Assert.Equal(RotationOutcome.Reused, await Sessions.RotateAsync(session.Id, Ids.Digest(token), other, now, default));
         Assert.Equal("refresh_token_reuse", (await Sessions.FindAsync(session.Id, default))!.RevokedReason);
+    }
+
+    [Fact]
+    public async Task A_warm_verify_costs_at_most_two_store_round_trips()
+    {
+        // Issue 8. Warm: the token and its owner come from the credential cache. Last use is recorded on every
+        // verify here (resolution 0), which on Tables rides along with the metering write.
+        var tuned = WithSettings(settings, ("IronAuth:Tokens:CacheTtl", "00:01:00"), ("IronAuth:Tokens:LastUsedResolution", "00:00:00"));
+        await using var process = BuildServices(tuned);
+        var (token, id) = await IssueTokenAsync(process);
+        var verifier = process.GetRequiredService<TokenVerifier>();
+        Assert.True((await verifier.VerifyAsync(token, 0, 0, default)).IsValid);
+
+        var costs = new List<long>();
+        for (var i = 0; i < 20; i++)
+        {
+            Time.Advance(TimeSpan.FromMilliseconds(100));
+            costs.Add(await RoundTripsAsync(async () => Assert.True((await verifier.VerifyAsync(token, 10, 0.001m, default)).IsValid)));
+        }
+
+        Assert.All(costs, cost => Assert.InRange(cost, 1, 2));
+        Assert.Equal(Time.GetUtcNow(), (await ApiTokens.FindByIdAsync(id, default))!.LastUsedAt);
+    }
+
+    [Fact]
+    public async Task Verifies_alternating_between_two_processes_settle_at_two_round_trips_and_stay_exact()
+    {
+        // Each process's last known state is stale after the other's write: the first write against it fails
+        // (412), after which the process reads before writing instead of failing every time.
+        var tuned = WithSettings(settings, ("IronAuth:Tokens:CacheTtl", "00:01:00"));
+        await using var first = BuildServices(tuned);
+        await using var second = BuildServices(tuned);
+        var (token, id) = await IssueTokenAsync(first);
+        var verifiers = new[] { first.GetRequiredService<TokenVerifier>(), second.GetRequiredService<TokenVerifier>() };
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.True((await verifiers[i % 2].VerifyAsync(token, 0, 0, default)).IsValid);
+        }
+
+        var costs = new List<long>();
+        for (var i = 0; i < 20; i++)
+        {
+            costs.Add(await RoundTripsAsync(async () => Assert.True((await verifiers[i % 2].VerifyAsync(token, 0, 0, default)).IsValid)));
+        }
+
+        Assert.All(costs, cost => Assert.InRange(cost, 1, 2));
+        var today = UsageDay.DayOf(Time.GetUtcNow());
+        Assert.Equal(24, (await Usage.ListAsync(id, today, today, default)).Single().Requests);
+    }
+
+    [Fact]
+    public async Task A_digest_index_entry_without_its_token_finds_nothing()
+    {
+        // What a create that failed after inserting its lookups leaves behind.
+        var digest = Ids.Digest(ApiTokenFormat.New());
+        var storage = Services.GetRequiredService<TableStorage>();
+        await storage.Tokens.AddEntityAsync(new TableEntity("digest:" + Convert.ToHexStringLower(digest), "token")
+        {
+            ["OwnerId"] = Ids.New(Time),
+            ["TokenId"] = Ids.New(Time),
+        });
+
+        Assert.Null(await ApiTokens.FindByDigestAsync(digest, default));
+    }
+
+    [Fact]
+    public async Task Purges_read_only_the_index_and_the_partitions_it_names()
+    {
+        // Fill the data tables with what no purge may touch for days (live tokens, buckets that refill slowly),
+        // let a first run move the buckets' entries to when they are due, then count a run with nothing to do.
+        for (var i = 0; i < 30; i++)
+        {
+            await ApiTokens.CreateAsync(NewApiToken(), false, default);
+            await Buckets.TakeAsync(Ids.New(Time), 5, 0.00001, Time.GetUtcNow(), default);
+        }
+
+        var job = Services.GetRequiredService<Core.Maintenance.MaintenanceJob>();
+        await job.RunAsync(default);
+
+        // Each of the six purges reads its index range once; lease take and release, one audit entry (two inserts).
+        var cost = await RoundTripsAsync(() => job.RunAsync(default));
+        Assert.InRange(cost, 6, 12);
+    }
+
+    private async Task<(string Token, string Id)> IssueTokenAsync(IServiceProvider process)
+    {
+        var owner = NewUser();
+        Assert.True(await process.GetRequiredService<IUserStore>().CreateAsync(owner, default));
+        var issued = await process.GetRequiredService<TokenManager>().CreateAsync(
+            Actor.System, new NewApiToken(owner.Id, "hot path", null, 30, new TokenLimits(RequestsPerSecond: 1000, Burst: 1000)), null, default);
+        return (issued.Value!.Plaintext, issued.Value.Token.Id);
+    }
+
+    private static async Task<long> RoundTripsAsync(Func<Task> action)
+    {
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == StoreMetrics.MeterName && instrument.Name == StoreMetrics.RoundTrips.Name)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) =>
+        {
+            if (CountedFlow.Value is { } counted)
+            {
+                Interlocked.Add(ref counted.Value, value);
+            }
+        });
+        listener.Start();
+        var box = new StrongBox<long>();
+        CountedFlow.Value = box;
+        try
+        {
+            await action();
+        }
+        finally
+        {
+            CountedFlow.Value = null;
+        }
+
+        return Interlocked.Read(ref box.Value);
+    }
+
+    private static Dictionary<string, string?> WithSettings(IDictionary<string, string?> settings, params (string Key, string Value)[] extra)
+    {
+        var all = new Dictionary<string, string?>(settings);
+        foreach (var (key, value) in extra)
+        {
+            all[key] = value;
+        }
+
+        return all;
     }
 }
