@@ -55,7 +55,7 @@ public static class RoundTrips
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == StoreMetrics.MeterName)
+            if (instrument.Meter.Name == StoreMetrics.MeterName && instrument.Name == StoreMetrics.RoundTrips.Name)
             {
                 l.EnableMeasurementEvents(instrument);
             }

@@ -16,6 +16,8 @@ public sealed class IronAuthOptions
 
     public SqliteOptions Sqlite { get; set; } = new();
 
+    public TablesOptions Tables { get; set; } = new();
+
     public BootstrapOptions Bootstrap { get; set; } = new();
 
     public PasswordOptions Passwords { get; set; } = new();
@@ -39,6 +41,39 @@ public sealed class SqliteOptions
 
     /// <summary>How long a write waits for another process's lock before failing.</summary>
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>
+/// Azure Table Storage. Exactly one endpoint: <see cref="ConnectionString"/> (falling back to the top-level
+/// <c>AzureWebJobsStorage</c> value that every Functions app has) or <see cref="ServiceUri"/> with
+/// <c>DefaultAzureCredential</c>.
+/// </summary>
+public sealed class TablesOptions
+{
+    /// <summary>A storage connection string; <c>UseDevelopmentStorage=true</c> is Azurite on 127.0.0.1:10002.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The Table endpoint (https://ACCOUNT.table.core.windows.net), reached with DefaultAzureCredential (managed identity in Azure).</summary>
+    public string? ServiceUri { get; set; }
+
+    /// <summary>Starts every table name, so several deployments (or test runs) can share one account.</summary>
+    public string TablePrefix { get; set; } = "ironauth";
+
+    /// <summary>How often the SDK retries one request after a transient failure (exponential back-off with jitter).</summary>
+    public int MaxRetries { get; set; } = 3;
+
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long one request may take before it counts as failed (and is retried).</summary>
+    public TimeSpan NetworkTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many times a write that lost an ETag race re-reads and decides again before giving up.</summary>
+    public int ConflictRetries { get; set; } = 10;
+
+    /// <summary>First back-off after a lost race; each retry waits a random time up to twice the previous bound.</summary>
+    public TimeSpan ConflictBackoff { get; set; } = TimeSpan.FromMilliseconds(5);
 }
 
 public sealed class BootstrapOptions

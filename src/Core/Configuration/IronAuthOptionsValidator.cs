@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
+using Azure.Data.Tables;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Maintenance;
 using IronAuth.Core.Passwords;
+using IronAuth.Core.Storage.Tables;
 using Microsoft.Extensions.Options;
 
 namespace IronAuth.Core.Configuration;
@@ -16,6 +18,11 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
         if (options.Store == StoreKind.Sqlite && string.IsNullOrWhiteSpace(options.Sqlite.Path))
         {
             errors.Add("IronAuth:Sqlite:Path must name a database file.");
+        }
+
+        if (options.Store == StoreKind.Tables)
+        {
+            ValidateTables(options.Tables, errors);
         }
 
         if (options.Sqlite.BusyTimeout < TimeSpan.Zero || options.Sqlite.BusyTimeout > TimeSpan.FromMinutes(1))
@@ -132,6 +139,77 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateTables(TablesOptions tables, List<string> errors)
+    {
+        var hasConnectionString = !string.IsNullOrWhiteSpace(tables.ConnectionString);
+        var hasServiceUri = !string.IsNullOrWhiteSpace(tables.ServiceUri);
+        if (!hasConnectionString && !hasServiceUri)
+        {
+            errors.Add(
+                "IronAuth:Store is 'tables' but no Table endpoint is set: set IronAuth:Tables:ConnectionString (or the "
+                + $"{TableStorage.FallbackConnectionSetting} setting it falls back to; UseDevelopmentStorage=true for Azurite), "
+                + "or IronAuth:Tables:ServiceUri to connect with DefaultAzureCredential.");
+        }
+        else if (hasConnectionString && hasServiceUri)
+        {
+            errors.Add("IronAuth:Tables:ConnectionString and IronAuth:Tables:ServiceUri are both set; set only one.");
+        }
+        else if (hasServiceUri
+            && !(Uri.TryCreate(tables.ServiceUri, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)))
+        {
+            errors.Add("IronAuth:Tables:ServiceUri must be an absolute URL such as https://ACCOUNT.table.core.windows.net.");
+        }
+        else if (hasConnectionString && !IsUsableConnectionString(tables.ConnectionString!))
+        {
+            // The message never repeats the value: a connection string carries the account key.
+            errors.Add("IronAuth:Tables:ConnectionString is not a storage connection string with a Table endpoint.");
+        }
+
+        if (!TableStorage.IsValidPrefix(tables.TablePrefix))
+        {
+            errors.Add($"IronAuth:Tables:TablePrefix must be a letter followed by up to {TableStorage.MaxPrefixLength - 1} letters or digits (was '{tables.TablePrefix}').");
+        }
+
+        if (tables.MaxRetries is < 0 or > 10)
+        {
+            errors.Add($"IronAuth:Tables:MaxRetries must be between 0 and 10 (was {tables.MaxRetries}).");
+        }
+
+        if (tables.RetryDelay <= TimeSpan.Zero || tables.MaxRetryDelay < tables.RetryDelay || tables.MaxRetryDelay > TimeSpan.FromMinutes(1))
+        {
+            errors.Add("IronAuth:Tables:RetryDelay must be positive and no more than MaxRetryDelay, which is at most 00:01:00.");
+        }
+
+        if (tables.NetworkTimeout < TimeSpan.FromSeconds(1) || tables.NetworkTimeout > TimeSpan.FromMinutes(5))
+        {
+            errors.Add("IronAuth:Tables:NetworkTimeout must be between 00:00:01 and 00:05:00.");
+        }
+
+        if (tables.ConflictRetries is < 1 or > 100)
+        {
+            errors.Add($"IronAuth:Tables:ConflictRetries must be between 1 and 100 (was {tables.ConflictRetries}).");
+        }
+
+        if (tables.ConflictBackoff < TimeSpan.Zero || tables.ConflictBackoff > TimeSpan.FromSeconds(1))
+        {
+            errors.Add("IronAuth:Tables:ConflictBackoff must be between 00:00:00 and 00:00:01.");
+        }
+    }
+
+    private static bool IsUsableConnectionString(string connectionString)
+    {
+        try
+        {
+            // Parses the string and builds the pipeline; no request is made.
+            _ = new TableServiceClient(connectionString);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static bool IsUsablePrivateKey(string pem, SigningAlgorithm algorithm)

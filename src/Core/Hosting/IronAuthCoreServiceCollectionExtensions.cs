@@ -58,8 +58,13 @@ public static class IronAuthCoreServiceCollectionExtensions
             return services.AddSqliteStore();
         }
 
+        if (store.Equals(nameof(StoreKind.Tables), StringComparison.OrdinalIgnoreCase))
+        {
+            return services.AddTableStore();
+        }
+
         throw new OptionsValidationException(
-            "IronAuth:Store", typeof(IronAuthOptions), [$"IronAuth:Store must be 'sqlite' in this build (was '{store}')."]);
+            "IronAuth:Store", typeof(IronAuthOptions), [$"IronAuth:Store must be 'sqlite' or 'tables' (was '{store}')."]);
     }
 
     public static IServiceCollection AddSqliteStore(this IServiceCollection services)
@@ -74,6 +79,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<IApiTokenStore, SqliteApiTokenStore>();
         services.TryAddSingleton<IRateBucketStore, SqliteRateBucketStore>();
         services.TryAddSingleton<IUsageStore, SqliteUsageStore>();
+        services.TryAddSingleton<IMeteringStore, SqliteMeteringStore>();
         services.TryAddSingleton<SqliteMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());

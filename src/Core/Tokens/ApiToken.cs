@@ -52,6 +52,9 @@ public interface IApiTokenStore
     /// <summary>Revokes the token; false when it was already revoked or does not exist.</summary>
     Task<bool> RevokeAsync(string id, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>Records a use; stores keep the later of the stored and the given time.</summary>
+    /// <summary>
+    /// Records a use; stores keep the later of the stored and the given time. A store may skip an update within
+    /// <see cref="Configuration.TokenOptions.LastUsedResolution"/> of the stored time.
+    /// </summary>
     Task TouchAsync(string id, DateTimeOffset usedAt, CancellationToken cancellationToken);
 }

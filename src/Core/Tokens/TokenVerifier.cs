@@ -49,14 +49,14 @@ public sealed record TokenVerdict(
 
 /// <summary>
 /// Checks one use of an API token, in order: shape and checksum (no store lookup), known, unexpired,
-/// unrevoked, owner active; then one take from its rate bucket; then the request (and any LLM tokens and
-/// cost reported with it) counted against today's quotas in one atomic step; last_used_at is coalesced.
+/// unrevoked, owner active (token and owner from <see cref="CredentialCache"/> when warm); then one store call
+/// (<see cref="IMeteringStore"/>) takes from its rate bucket and counts the request (and any LLM tokens and
+/// cost reported with it) against today's quotas; last_used_at is coalesced.
 /// </summary>
 public sealed class TokenVerifier(
     IApiTokenStore tokens,
     IUserStore users,
-    IRateBucketStore buckets,
-    IUsageStore usage,
+    IMeteringStore metering,
     CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time)
@@ -96,15 +96,14 @@ public sealed class TokenVerifier(
 
         var scopes = EffectiveScopes(token, owner);
         var limits = token.Limits.Resolve(options.Value);
-        var bucket = await buckets.TakeAsync(token.Id, limits.Burst, limits.RequestsPerSecond, now, cancellationToken);
+        // One store call for the bucket and the quota: the Table store answers it in one round trip.
+        var (bucket, counted) = await metering.TakeAndCountAsync(token.Id, limits, new UsageDelta(1, llmTokens, Money.ToMicros(cost)), now, cancellationToken);
         if (!bucket.Admitted)
         {
             return new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket);
         }
 
-        var delta = new UsageDelta(1, llmTokens, Money.ToMicros(cost));
-        var counted = await usage.TryAddAsync(token.Id, UsageDay.DayOf(now), delta, limits.Quota, cancellationToken);
-        if (!counted.Added)
+        if (counted is not { Added: true })
         {
             return new TokenVerdict(VerdictCode.QuotaExceeded, token, owner, scopes, limits, bucket, counted);
         }

@@ -8,18 +8,20 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public sealed class AuditAndServiceTests : IAsyncLifetime
+public abstract class AuditAndServiceTests(string store) : IAsyncLifetime
 {
     private TestServer server = null!;
     private HttpClient admin = null!;
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Cors:AllowedOrigins:0"] = "https://app.example.com" });
+        server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Cors:AllowedOrigins:0"] = "https://app.example.com" });
         admin = server.NewClient((await server.LoginAdminAsync()).Access);
     }
 
     public async Task DisposeAsync() => await server.DisposeAsync();
+
+    protected TestServer Server => server;
 
     private static async Task<List<JsonNode>> EntriesAsync(HttpResponseMessage response)
     {
@@ -71,25 +73,11 @@ public sealed class AuditAndServiceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_sqlite_schema_refuses_to_change_or_delete_audit_entries()
-    {
-        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={server.DatabasePath}");
-        await connection.OpenAsync();
-        foreach (var sql in new[] { "UPDATE audit_log SET action = 'x';", "DELETE FROM audit_log;" })
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            var error = await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => command.ExecuteNonQueryAsync());
-            Assert.Contains("append-only", error.Message, StringComparison.Ordinal);
-        }
-    }
-
-    [Fact]
     public async Task Health_reports_the_store_and_version()
     {
         var body = await (await server.Client.GetAsync("api/health")).ReadJsonAsync();
         Assert.Equal("ok", body["status"]!.GetValue<string>());
-        Assert.Equal("sqlite", body["store"]!.GetValue<string>());
+        Assert.Equal(store, body["store"]!.GetValue<string>());
         Assert.False(string.IsNullOrEmpty(body["version"]!.GetValue<string>()));
     }
 
@@ -131,20 +119,38 @@ public sealed class AuditAndServiceTests : IAsyncLifetime
     }
 }
 
-public sealed class StartupTests
+public sealed class SqliteAuditAndServiceTests() : AuditAndServiceTests(TestStore.Sqlite)
+{
+    [Fact]
+    public async Task The_sqlite_schema_refuses_to_change_or_delete_audit_entries()
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Server.Store.DatabasePath}");
+        await connection.OpenAsync();
+        foreach (var sql in new[] { "UPDATE audit_log SET action = 'x';", "DELETE FROM audit_log;" })
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            var error = await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => command.ExecuteNonQueryAsync());
+            Assert.Contains("append-only", error.Message, StringComparison.Ordinal);
+        }
+    }
+}
+
+public sealed class TablesAuditAndServiceTests() : AuditAndServiceTests(TestStore.Tables);
+
+public abstract class StartupTests(string store)
 {
     [Fact]
     public async Task Bootstrap_admin_is_created_once_and_never_over_existing_users()
     {
-        using var directory = new TempDirectory();
-        var path = Path.Combine(directory.Path, "boot.db");
-        await using (var first = await TestServer.StartAsync(databasePath: path))
+        using var shared = await TestStore.CreateAsync(store);
+        await using (var first = await TestServer.StartAsync(shared))
         {
             await first.LoginAdminAsync();
         }
 
         // A second start with another bootstrap name finds users and creates nobody; the schema migration is a no-op.
-        await using var second = await TestServer.StartAsync(databasePath: path);
+        await using var second = await TestServer.StartAsync(shared);
         var users = second.Services.GetRequiredService<IUserStore>();
         Assert.Null(await users.FindByUsernameAsync(second.AdminUsername.ToLowerInvariant(), default));
         var page = await users.ListAsync(new UserQuery(null, null, null, 10), default);
@@ -154,7 +160,7 @@ public sealed class StartupTests
     [Fact]
     public async Task Bad_configuration_fails_start_with_a_message_naming_the_setting()
     {
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => TestServer.StartAsync(new Dictionary<string, string?>
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => TestServer.StartAsync(store, new Dictionary<string, string?>
         {
             ["IronAuth:Passwords:BcryptWorkFactor"] = "99",
             ["IronAuth:Jwt:SigningKey"] = "not a pem",
@@ -166,10 +172,14 @@ public sealed class StartupTests
     [Fact]
     public async Task A_weak_bootstrap_password_fails_start()
     {
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => TestServer.StartAsync(new Dictionary<string, string?>
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => TestServer.StartAsync(store, new Dictionary<string, string?>
         {
             ["IronAuth:Bootstrap:AdminPassword"] = "short",
         }));
         Assert.Contains("IronAuth:Bootstrap", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class SqliteStartupTests() : StartupTests(TestStore.Sqlite);
+
+public sealed class TablesStartupTests() : StartupTests(TestStore.Tables);

@@ -6,12 +6,12 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public sealed class BruteForceTests
+public abstract class BruteForceTests(string store)
 {
     [Fact]
     public async Task Repeated_failures_lock_the_account_for_a_growing_interval()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?>
+        await using var server = await TestServer.StartAsync(store, new Dictionary<string, string?>
         {
             ["IronAuth:Login:MaxFailures"] = "3",
             ["IronAuth:Login:LockoutSeconds"] = "60",
@@ -47,7 +47,7 @@ public sealed class BruteForceTests
     [Fact]
     public async Task One_client_address_is_throttled_per_minute()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Login:PerIpPerMinute"] = "3" });
+        await using var server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Login:PerIpPerMinute"] = "3" });
 
         for (var i = 0; i < 3; i++)
         {
@@ -69,7 +69,7 @@ public sealed class BruteForceTests
         // Comparable timing comes from doing the same work: an unknown name is checked against a dummy hash
         // at the configured work factor. Counting the verifications shows it deterministically, where a
         // stopwatch on a shared 2-core machine would only be noisy.
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Passwords:BcryptWorkFactor"] = "6" });
+        await using var server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Passwords:BcryptWorkFactor"] = "6" });
         var hasher = server.Services.GetRequiredService<PasswordHasher>();
 
         async Task<long> VerificationsFor(string username)
@@ -86,3 +86,7 @@ public sealed class BruteForceTests
         Assert.Equal(1, await VerificationsFor(new string('x', 500)));
     }
 }
+
+public sealed class SqliteBruteForceTests() : BruteForceTests(TestStore.Sqlite);
+
+public sealed class TablesBruteForceTests() : BruteForceTests(TestStore.Tables);

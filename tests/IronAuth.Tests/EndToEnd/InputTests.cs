@@ -4,14 +4,14 @@ using IronAuth.Tests.Support;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public sealed class InputTests : IAsyncLifetime
+public abstract class InputTests(string store) : IAsyncLifetime
 {
     private TestServer server = null!;
     private HttpClient admin = null!;
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync();
+        server = await TestServer.StartAsync(store);
         admin = server.NewClient((await server.LoginAdminAsync()).Access);
     }
 
@@ -97,3 +97,7 @@ public sealed class InputTests : IAsyncLifetime
         await wrongMethod.AssertProblemAsync(HttpStatusCode.MethodNotAllowed, "method_not_allowed");
     }
 }
+
+public sealed class SqliteInputTests() : InputTests(TestStore.Sqlite);
+
+public sealed class TablesInputTests() : InputTests(TestStore.Tables);

@@ -9,7 +9,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace IronAuth.Tests.EndToEnd;
 
 /// <summary>What a downstream service does: verify IronAuth's access tokens with the JWKS document alone.</summary>
-public sealed class JwksTests
+public abstract class JwksTests(string store)
 {
     private static async Task<(TokenValidationParameters Parameters, JsonWebKeySet Jwks, string Json)> DownstreamAsync(TestServer server)
     {
@@ -30,7 +30,7 @@ public sealed class JwksTests
     [InlineData("ES256", "EC")]
     public async Task Access_token_validates_with_the_jwks_document_alone(string algorithm, string keyType)
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Jwt:Algorithm"] = algorithm });
+        await using var server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Jwt:Algorithm"] = algorithm });
         var tokens = await server.LoginAdminAsync();
         var (parameters, jwks, json) = await DownstreamAsync(server);
 
@@ -57,7 +57,7 @@ public sealed class JwksTests
     [Fact]
     public async Task Tokens_signed_otherwise_are_rejected()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(store);
         var tokens = await server.LoginAdminAsync();
         var (parameters, jwks, _) = await DownstreamAsync(server);
         var original = new JsonWebToken(tokens.Access);
@@ -94,10 +94,11 @@ public sealed class JwksTests
     [Fact]
     public async Task Concurrent_first_starts_on_one_store_agree_on_one_signing_key()
     {
-        using var directory = new TempDirectory();
-        var path = Path.Combine(directory.Path, "shared.db");
+        using var shared = await TestStore.CreateAsync(store);
 
-        var servers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => TestServer.StartAsync(databasePath: path)));
+        // No configured key (null unsets the test server's shared one): each server generates one, one insert wins.
+        var noKey = new Dictionary<string, string?> { ["IronAuth:Jwt:SigningKey"] = null };
+        var servers = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => TestServer.StartAsync(shared, noKey)));
         try
         {
             var kids = await Task.WhenAll(servers.Select(async s =>
@@ -113,6 +114,10 @@ public sealed class JwksTests
         }
     }
 }
+
+public sealed class SqliteJwksTests() : JwksTests(TestStore.Sqlite);
+
+public sealed class TablesJwksTests() : JwksTests(TestStore.Tables);
 
 internal static class JsonExtensions
 {

@@ -6,12 +6,12 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public sealed class MaintenanceTests
+public abstract class MaintenanceTests(string store)
 {
     [Fact]
     public async Task The_server_runs_maintenance_on_its_schedule_and_audits_it()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Maintenance:Schedule"] = "0 */10 * * * *" });
+        await using var server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Maintenance:Schedule"] = "0 */10 * * * *" });
         var tokens = await server.LoginAdminAsync();
         await server.NewClient(tokens.Access).PostAsync("api/auth/logout", null);
         var scheduler = server.Services.GetRequiredService<MaintenanceScheduler>();
@@ -32,7 +32,7 @@ public sealed class MaintenanceTests
     [Fact]
     public async Task Quotas_are_right_when_maintenance_never_runs()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Maintenance:Schedule"] = "0 0 0 1 1 *" });
+        await using var server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Maintenance:Schedule"] = "0 0 0 1 1 *" });
         var admin = server.NewClient((await server.LoginAdminAsync()).Access);
         var token = (await (await admin.PostAsJsonAsync("api/tokens", new { name = "q", limits = new { daily_requests = 2 } })).ReadJsonAsync())["token"]!.GetValue<string>();
         var client = server.NewClient(token);
@@ -47,3 +47,7 @@ public sealed class MaintenanceTests
         Assert.NotNull(history);
     }
 }
+
+public sealed class SqliteMaintenanceTests() : MaintenanceTests(TestStore.Sqlite);
+
+public sealed class TablesMaintenanceTests() : MaintenanceTests(TestStore.Tables);

@@ -6,11 +6,11 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public sealed class SignInTests : IAsyncLifetime
+public abstract class SignInTests(string store) : IAsyncLifetime
 {
     private TestServer server = null!;
 
-    public async Task InitializeAsync() => server = await TestServer.StartAsync();
+    public async Task InitializeAsync() => server = await TestServer.StartAsync(store);
 
     public async Task DisposeAsync() => await server.DisposeAsync();
 
@@ -215,7 +215,7 @@ public sealed class SignInTests : IAsyncLifetime
         Assert.Matches(@"^\$2[aby]\$04\$", (await store.FindByIdAsync(tokens.UserId, default))!.PasswordHash);
 
         await using var stronger = await TestServer.StartAsync(
-            new Dictionary<string, string?> { ["IronAuth:Passwords:BcryptWorkFactor"] = "5" }, server.DatabasePath);
+            server.Store, new Dictionary<string, string?> { ["IronAuth:Passwords:BcryptWorkFactor"] = "5" });
         await stronger.LoginAsync(username, password);
 
         var hash = (await store.FindByIdAsync(tokens.UserId, default))!.PasswordHash;
@@ -223,3 +223,7 @@ public sealed class SignInTests : IAsyncLifetime
         await stronger.LoginAsync(username, password);
     }
 }
+
+public sealed class SqliteSignInTests() : SignInTests(TestStore.Sqlite);
+
+public sealed class TablesSignInTests() : SignInTests(TestStore.Tables);

@@ -5,14 +5,14 @@ using IronAuth.Tests.Support;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public sealed class TokenTests : IAsyncLifetime
+public abstract class TokenTests(string store) : IAsyncLifetime
 {
     private TestServer server = null!;
     private HttpClient admin = null!;
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync(new Dictionary<string, string?>
+        server = await TestServer.StartAsync(store, new Dictionary<string, string?>
         {
             ["IronAuth:Tokens:DefaultLifetimeDays"] = "30",
             ["IronAuth:Tokens:MaxLifetimeDays"] = "90",
@@ -304,12 +304,16 @@ public sealed class TokenTests : IAsyncLifetime
     }
 }
 
-public sealed class TokenPolicyTests
+public sealed class SqliteTokenTests() : TokenTests(TestStore.Sqlite);
+
+public sealed class TablesTokenTests() : TokenTests(TestStore.Tables);
+
+public abstract class TokenPolicyTests(string store)
 {
     [Fact]
     public async Task One_active_per_user_revokes_the_others_when_a_token_is_created()
     {
-        await using var server = await TestServer.StartAsync(new Dictionary<string, string?> { ["IronAuth:Tokens:OneActivePerUser"] = "true" });
+        await using var server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Tokens:OneActivePerUser"] = "true" });
         var (_, _, user) = await server.CreateUserAsync("user");
         var client = server.NewClient(user.Access);
         var first = (await (await client.PostAsJsonAsync("api/tokens", new { name = "first" })).ReadJsonAsync())["token"]!.GetValue<string>();
@@ -324,12 +328,11 @@ public sealed class TokenPolicyTests
     [Fact]
     public async Task Revocation_through_another_instance_takes_effect_within_the_cache_ttl()
     {
-        using var directory = new TempDirectory();
-        var path = Path.Combine(directory.Path, "shared.db");
+        using var shared = await TestStore.CreateAsync(store);
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
         var ttl = new Dictionary<string, string?> { ["IronAuth:Tokens:CacheTtl"] = "00:00:02" };
-        await using var first = await TestServer.StartAsync(ttl, path, clock);
-        await using var second = await TestServer.StartAsync(ttl, path, clock);
+        await using var first = await TestServer.StartAsync(shared, ttl, clock);
+        await using var second = await TestServer.StartAsync(shared, ttl, clock);
         var admin = first.NewClient((await first.LoginAdminAsync()).Access);
         var created = await (await admin.PostAsJsonAsync("api/tokens", new { name = "cached" })).ReadJsonAsync();
         var token = created["token"]!.GetValue<string>();
@@ -347,16 +350,21 @@ public sealed class TokenPolicyTests
     }
 
     [Fact]
-    public async Task Two_server_processes_on_one_sqlite_file_admit_exactly_the_burst_between_them()
+    public async Task Two_server_processes_on_one_store_admit_exactly_the_burst_between_them()
     {
-        using var directory = new TempDirectory();
+        // Two real ironauth processes on one SQLite file, or on one Azurite: the bucket is exact across them.
+        using var shared = await TestStore.CreateAsync(store);
         var settings = new Dictionary<string, string>
         {
-            ["IronAuth:Sqlite:Path"] = Path.Combine(directory.Path, "shared.db"),
             ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
             ["IronAuth:Bootstrap:AdminUsername"] = "admin",
             ["IronAuth:Bootstrap:AdminPassword"] = TestServer.AdminPassword,
         };
+        foreach (var (key, value) in shared.Settings)
+        {
+            settings[key] = value!;
+        }
+
         await using var first = await ServerProcess.StartAsync(settings);
         await using var second = await ServerProcess.StartAsync(settings);
         var login = await (await first.NewClient().PostAsJsonAsync("api/auth/login", new { username = "admin", password = TestServer.AdminPassword })).ReadJsonAsync();
@@ -372,3 +380,7 @@ public sealed class TokenPolicyTests
         Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests), r => Assert.NotNull(r.Headers.RetryAfter));
     }
 }
+
+public sealed class SqliteTokenPolicyTests() : TokenPolicyTests(TestStore.Sqlite);
+
+public sealed class TablesTokenPolicyTests() : TokenPolicyTests(TestStore.Tables);

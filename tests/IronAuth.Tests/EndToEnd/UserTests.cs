@@ -6,14 +6,14 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public sealed class UserTests : IAsyncLifetime
+public abstract class UserTests(string store) : IAsyncLifetime
 {
     private TestServer server = null!;
     private HttpClient admin = null!;
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync();
+        server = await TestServer.StartAsync(store);
         admin = server.NewClient((await server.LoginAdminAsync()).Access);
     }
 
@@ -156,7 +156,7 @@ public sealed class UserTests : IAsyncLifetime
     public async Task The_last_active_admin_cannot_be_demoted_suspended_or_deleted()
     {
         // A server of its own, so no other test's admins exist.
-        await using var lone = await TestServer.StartAsync();
+        await using var lone = await TestServer.StartAsync(store);
         var tokens = await lone.LoginAdminAsync();
         var client = lone.NewClient(tokens.Access);
 
@@ -172,7 +172,7 @@ public sealed class UserTests : IAsyncLifetime
     [Fact]
     public async Task Concurrent_demotions_of_the_last_two_admins_leave_one()
     {
-        await using var pair = await TestServer.StartAsync();
+        await using var pair = await TestServer.StartAsync(store);
         var first = await pair.LoginAdminAsync();
         var (_, _, second) = await pair.CreateUserAsync("admin");
 
@@ -250,3 +250,7 @@ public sealed class UserTests : IAsyncLifetime
         await (await admin.PostAsync($"api/users/{Guid.NewGuid():N}/suspend", null)).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
     }
 }
+
+public sealed class SqliteUserTests() : UserTests(TestStore.Sqlite);
+
+public sealed class TablesUserTests() : UserTests(TestStore.Tables);

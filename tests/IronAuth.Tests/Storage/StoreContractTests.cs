@@ -44,6 +44,8 @@ public abstract class StoreContractTests : IAsyncLifetime
 
     protected IUsageStore Usage => services.GetRequiredService<IUsageStore>();
 
+    protected IMeteringStore Metering => services.GetRequiredService<IMeteringStore>();
+
     /// <summary>Settings (IronAuth:…) that point the store at a fresh, empty place for this test class.</summary>
     protected abstract Task<IDictionary<string, string?>> CreateStoreSettingsAsync();
 
@@ -470,6 +472,89 @@ public abstract class StoreContractTests : IAsyncLifetime
 
         var history = await Usage.ListAsync(tokenId, day, day.AddDays(1), default);
         Assert.Equal([day.AddDays(1), day], history.Select(d => d.Day));
+    }
+
+    [Fact]
+    public async Task Take_and_count_takes_then_counts_and_a_quota_refusal_keeps_the_take()
+    {
+        var tokenId = Ids.New(Time);
+        var now = Time.GetUtcNow();
+        var limits = new EffectiveLimits(0.001, 3, new Quota(2, 0, 0));
+
+        var uses = new List<MeteredUse>();
+        for (var i = 0; i < 4; i++)
+        {
+            uses.Add(await Metering.TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 10, 0), now, default));
+        }
+
+        Assert.Equal([true, true, true, false], uses.Select(u => u.Bucket.Admitted));
+        Assert.Equal([true, true, false], uses.Take(3).Select(u => u.Usage!.Added));
+        Assert.Equal((2L, QuotaKind.DailyRequests), (uses[2].Usage!.Day.Requests, uses[2].Usage!.Exhausted));
+        Assert.Equal(0, uses[2].Bucket.Remaining);
+        Assert.Null(uses[3].Usage);
+        var day = UsageDay.DayOf(now);
+        Assert.Equal((2L, 20L), (await Usage.ListAsync(tokenId, day, day, default)).Select(d => (d.Requests, d.Tokens)).Single());
+    }
+
+    [Fact]
+    public async Task Take_and_count_from_two_processes_admits_exactly_the_burst_and_counts_each_admitted_use()
+    {
+        await using var other = BuildServices(storeSettings);
+        var stores = new[] { Metering, other.GetRequiredService<IMeteringStore>() };
+        var tokenId = Ids.New(Time);
+        var now = Time.GetUtcNow();
+        var limits = new EffectiveLimits(0.001, 10, new Quota(0, 0, 0));
+
+        var uses = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
+            stores[i % 2].TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 5, 0), now, default)));
+
+        Assert.Equal(10, uses.Count(u => u.Bucket.Admitted));
+        Assert.All(uses.Where(u => u.Bucket.Admitted), u => Assert.True(u.Usage!.Added));
+        var day = UsageDay.DayOf(now);
+        Assert.Equal((10L, 50L), (await Usage.ListAsync(tokenId, day, day, default)).Select(d => (d.Requests, d.Tokens)).Single());
+    }
+
+    [Fact]
+    public async Task A_new_utc_day_starts_the_counters_at_zero_and_keeps_the_finished_day_as_history()
+    {
+        var tokenId = Ids.New(Time);
+        var limits = new EffectiveLimits(1000, 1000, new Quota(2, 0, 0));
+        var first = UsageDay.DayOf(Time.GetUtcNow());
+        await Metering.TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 0, 0), Time.GetUtcNow(), default);
+        await Metering.TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 0, 0), Time.GetUtcNow(), default);
+        Assert.False((await Metering.TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 0, 0), Time.GetUtcNow(), default)).Usage!.Added);
+
+        Time.Advance(TimeSpan.FromDays(1));
+        var next = await Metering.TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 0, 0), Time.GetUtcNow(), default);
+
+        Assert.Equal((true, 1L), (next.Usage!.Added, next.Usage.Day.Requests));
+        var history = await Usage.ListAsync(tokenId, first, first.AddDays(1), default);
+        Assert.Equal([(first.AddDays(1), 1L), (first, 2L)], history.Select(d => (d.Day, d.Requests)));
+    }
+
+    [Fact]
+    public async Task Concurrent_creates_with_revoke_others_from_two_processes_leave_one_active_token()
+    {
+        await using var other = BuildServices(storeSettings);
+        var stores = new[] { ApiTokens, other.GetRequiredService<IApiTokenStore>() };
+        var userId = Ids.New(Time);
+        var tokens = Enumerable.Range(0, 8).Select(_ => NewApiToken(userId)).ToList();
+
+        var revoked = await Task.WhenAll(tokens.Select((token, i) => stores[i % 2].CreateAsync(token, true, default)));
+
+        var listed = (await ApiTokens.ListAsync(new ApiTokenQuery(userId, null, 100), default)).Items;
+        Assert.Equal(8, listed.Count);
+        Assert.Single(listed, t => t.RevokedAt is null);
+        Assert.Equal(7, revoked.Sum());
+    }
+
+    [Fact]
+    public async Task Touching_an_unknown_token_creates_nothing()
+    {
+        var id = Ids.New(Time);
+        await ApiTokens.TouchAsync(id, Time.GetUtcNow(), default);
+        Assert.Null(await ApiTokens.FindByIdAsync(id, default));
+        Assert.False(await ApiTokens.RevokeAsync(id, Time.GetUtcNow(), default));
     }
 
     protected MaintenanceJob Maintenance => services.GetRequiredService<MaintenanceJob>();

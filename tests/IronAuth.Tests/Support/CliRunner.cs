@@ -64,7 +64,12 @@ public sealed class CliRunner : IDisposable
     public Task<CliResult> CreateUserAsync(string username, string role = "user") =>
         SucceedWithInputAsync(Password + "\n", "users", "create", username, "--role", role, "--password-stdin");
 
-    public Task<TestServer> StartServerAsync() => TestServer.StartAsync(databasePath: DatabasePath, time: Time);
+    /// <summary>
+    /// A server on the command line's store and clock. It signs with the key kept in the store (as the command
+    /// line made it), not the test suite's shared configured key.
+    /// </summary>
+    public Task<TestServer> StartServerAsync() => TestServer.StartAsync(
+        TestStore.AtSqliteFile(DatabasePath), new Dictionary<string, string?> { ["IronAuth:Jwt:Algorithm"] = "RS256" }, Time);
 
     public void Dispose() => directory.Dispose();
 }

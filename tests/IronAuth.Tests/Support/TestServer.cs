@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Signing;
 using IronAuth.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -14,23 +16,25 @@ using Microsoft.Extensions.Time.Testing;
 namespace IronAuth.Tests.Support;
 
 /// <summary>
-/// The real IronAuth server (Kestrel on a free loopback port) over a temporary SQLite file, with a
-/// bootstrap admin and a clock the test moves.
+/// The real IronAuth server (Kestrel on a free loopback port) over a <see cref="TestStore"/> (a temporary
+/// SQLite file, or fresh tables on the shared Azurite), with a bootstrap admin and a clock the test moves.
 /// </summary>
 public sealed class TestServer : IAsyncDisposable
 {
     public const string AdminPassword = "admin-Passw0rd-for-tests";
 
-    private readonly WebApplication app;
-    private readonly TempDirectory? ownedDirectory;
+    private static readonly Lazy<string> SharedSigningKey = new(() => SigningKeys.Generate(SigningAlgorithm.RS256));
 
-    private TestServer(WebApplication app, FakeTimeProvider time, string databasePath, string adminUsername, TempDirectory? ownedDirectory)
+    private readonly WebApplication app;
+    private readonly bool ownsStore;
+
+    private TestServer(WebApplication app, FakeTimeProvider time, TestStore store, string adminUsername, bool ownsStore)
     {
         this.app = app;
         Time = time;
-        DatabasePath = databasePath;
+        Store = store;
         AdminUsername = adminUsername;
-        this.ownedDirectory = ownedDirectory;
+        this.ownsStore = ownsStore;
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
         Client = NewClient();
@@ -38,7 +42,8 @@ public sealed class TestServer : IAsyncDisposable
 
     public FakeTimeProvider Time { get; }
 
-    public string DatabasePath { get; }
+    /// <summary>Where the server keeps its state; start another server on it to share that state.</summary>
+    public TestStore Store { get; }
 
     public string AdminUsername { get; }
 
@@ -48,29 +53,47 @@ public sealed class TestServer : IAsyncDisposable
 
     public IServiceProvider Services => app.Services;
 
-    /// <summary>Starts a server. <paramref name="databasePath"/> lets several servers share one file.</summary>
+    /// <summary>Starts a server over a fresh store of its own of the given kind (<see cref="TestStore.Sqlite"/> or <see cref="TestStore.Tables"/>).</summary>
     public static async Task<TestServer> StartAsync(
-        IDictionary<string, string?>? settings = null, string? databasePath = null, FakeTimeProvider? time = null)
+        string store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, FakeTimeProvider? time = null)
     {
-        TempDirectory? owned = null;
-        if (databasePath is null)
+        var owned = await TestStore.CreateAsync(store);
+        try
         {
-            owned = new TempDirectory();
-            databasePath = Path.Combine(owned.Path, "ironauth.db");
+            return await StartAsync(owned, settings, time, ownsStore: true);
         }
+        catch
+        {
+            owned.Dispose();
+            throw;
+        }
+    }
 
+    /// <summary>Starts a server over an existing store, shared with other servers; the caller disposes the store.</summary>
+    public static Task<TestServer> StartAsync(TestStore store, IDictionary<string, string?>? settings = null, FakeTimeProvider? time = null) =>
+        StartAsync(store, settings, time, ownsStore: false);
+
+    private static async Task<TestServer> StartAsync(TestStore store, IDictionary<string, string?>? settings, FakeTimeProvider? time, bool ownsStore)
+    {
         var adminUsername = "admin-" + Guid.NewGuid().ToString("N")[..8];
         var config = new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
-            ["IronAuth:Sqlite:Path"] = databasePath,
             ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
             ["IronAuth:Bootstrap:AdminUsername"] = adminUsername,
             ["IronAuth:Bootstrap:AdminPassword"] = AdminPassword,
             ["IronAuth:Login:PerIpPerMinute"] = "10000",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        settings ??= new Dictionary<string, string?>();
+        if (!settings.Keys.Any(key => key.StartsWith("IronAuth:Jwt:", StringComparison.Ordinal)))
+        {
+            // Generating an RSA key costs 100-250 ms of CPU, on every one of the ~150 server starts of a run on
+            // two cores. Tests of the generated-and-stored key say so by setting an IronAuth:Jwt: key themselves.
+            config["IronAuth:Jwt:SigningKey"] = SharedSigningKey.Value;
+        }
+
+        foreach (var (key, value) in store.Settings.Concat(settings))
         {
             config[key] = value;
         }
@@ -80,8 +103,17 @@ public sealed class TestServer : IAsyncDisposable
         time ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
         builder.Services.AddSingleton<TimeProvider>(time);
         var app = IronAuthServer.Build(builder);
-        await app.StartAsync();
-        return new TestServer(app, time, databasePath, adminUsername, owned);
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
+        return new TestServer(app, time, store, adminUsername, ownsStore);
     }
 
     public HttpClient NewClient(string? bearer = null)
@@ -121,8 +153,66 @@ public sealed class TestServer : IAsyncDisposable
         Client.Dispose();
         await app.StopAsync();
         await app.DisposeAsync();
-        ownedDirectory?.Dispose();
+        if (ownsStore)
+        {
+            Store.Dispose();
+        }
     }
+}
+
+/// <summary>
+/// Where test servers keep their state: a temporary SQLite file, or tables of a fresh prefix on the shared
+/// Azurite. Servers started on one store share its state, as processes on one database would.
+/// </summary>
+public sealed class TestStore : IDisposable
+{
+    public const string Sqlite = "sqlite";
+    public const string Tables = "tables";
+
+    private readonly TempDirectory? directory;
+
+    private TestStore(string kind, IReadOnlyDictionary<string, string?> settings, TempDirectory? directory)
+    {
+        Kind = kind;
+        Settings = settings;
+        this.directory = directory;
+    }
+
+    public string Kind { get; }
+
+    /// <summary>The IronAuth:Store settings that point a server at this store.</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; }
+
+    /// <summary>The SQLite file; only for <see cref="Sqlite"/> stores.</summary>
+    public string DatabasePath => Settings["IronAuth:Sqlite:Path"]!;
+
+    public static async Task<TestStore> CreateAsync(string kind)
+    {
+        switch (kind)
+        {
+            case Sqlite:
+                var directory = new TempDirectory();
+                return new TestStore(kind, new Dictionary<string, string?>
+                {
+                    ["IronAuth:Store"] = Sqlite,
+                    ["IronAuth:Sqlite:Path"] = Path.Combine(directory.Path, "ironauth.db"),
+                }, directory);
+            case Tables:
+                var azurite = await Azurite.GetAsync();
+                return new TestStore(kind, azurite.NewStoreSettings().AsReadOnly(), null);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, "A test store is 'sqlite' or 'tables'.");
+        }
+    }
+
+    /// <summary>An existing SQLite file that the caller owns.</summary>
+    public static TestStore AtSqliteFile(string path) => new(Sqlite, new Dictionary<string, string?>
+    {
+        ["IronAuth:Store"] = Sqlite,
+        ["IronAuth:Sqlite:Path"] = path,
+    }, null);
+
+    public void Dispose() => directory?.Dispose();
 }
 
 public sealed record Tokens(string Access, string Refresh, string UserId);

@@ -23,6 +23,13 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     public async Task<BucketTake> TakeAsync(string key, int capacity, double refillPerSecond, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
+        return await TakeAsync(connection, key, capacity, refillPerSecond, now, cancellationToken);
+    }
+
+    /// <summary>The take on a write connection the caller holds (see <see cref="SqliteMeteringStore"/>).</summary>
+    internal static async Task<BucketTake> TakeAsync(
+        SqliteConnectionLease connection, string key, int capacity, double refillPerSecond, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         var taken = await connection.QueryAsync(
             Take,
             r => r.GetDouble(0),

@@ -31,6 +31,13 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     public async Task<UsageOutcome> TryAddAsync(string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
+        return await TryAddAsync(connection, tokenId, day, delta, quota, cancellationToken);
+    }
+
+    /// <summary>The quota-checked add on a write connection the caller holds (see <see cref="SqliteMeteringStore"/>).</summary>
+    internal static async Task<UsageOutcome> TryAddAsync(
+        SqliteConnectionLease connection, string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken)
+    {
         var added = await connection.QueryAsync(
             TryAdd,
             r => new UsageDay(tokenId, day, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)),

@@ -1,0 +1,19 @@
+namespace IronAuth.Core.Limits;
+
+/// <summary>One use of an API token as metered: the bucket take and, when the bucket admitted it, the usage count.</summary>
+/// <param name="Bucket">The take from the token's rate bucket.</param>
+/// <param name="Usage">The quota-checked count of the use; null when the bucket refused.</param>
+public sealed record MeteredUse(BucketTake Bucket, UsageOutcome? Usage);
+
+/// <summary>
+/// The metering step of verifying an API token, as one store call: a take from the token's rate bucket
+/// (<see cref="IRateBucketStore.TakeAsync"/>) and, when it admits, the use counted against the token's
+/// daily quotas (<see cref="IUsageStore.TryAddAsync"/>, for the UTC day of <c>now</c>). Each part is atomic
+/// with the same guarantees as the two calls; a use the quota refuses keeps its bucket take, as it would
+/// with the two calls. One call instead of two lets a store do both in one round trip: the Table store keeps
+/// a token's bucket and today's counters in one entity and writes them with one conditional update.
+/// </summary>
+public interface IMeteringStore
+{
+    Task<MeteredUse> TakeAndCountAsync(string tokenId, EffectiveLimits limits, UsageDelta delta, DateTimeOffset now, CancellationToken cancellationToken);
+}
