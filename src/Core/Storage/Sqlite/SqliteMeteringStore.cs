@@ -1,26 +1,120 @@
+using System.Threading.Channels;
 using IronAuth.Core.Limits;
 
 namespace IronAuth.Core.Storage.Sqlite;
 
 /// <summary>
-/// The bucket take and the quota-checked count of one token use, as the two statements of
-/// <see cref="SqliteRateBucketStore"/> and <see cref="SqliteUsageStore"/> run back to back under one lease
-/// of the write connection: one wait for the writer instead of two. Each statement is atomic on its own,
-/// across processes too, exactly as when they are called one by one.
+/// The bucket take and the quota-checked count of one token use: the two statements of
+/// <see cref="SqliteRateBucketStore"/> and <see cref="SqliteUsageStore"/>, run back to back on the write
+/// connection. Uses that arrive together are committed together: one writer loop takes every use waiting,
+/// runs them in order inside one BEGIN IMMEDIATE transaction and commits once, so the commit and the hand-over
+/// of the writer are paid per batch rather than per use. Each statement is still conditional and runs under
+/// the database's write lock, so the guarantees are those of the single calls, across processes too; and no
+/// caller hears its result before the transaction holding it has committed.
 /// </summary>
-public sealed class SqliteMeteringStore(SqliteDatabase database) : IMeteringStore
+public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
 {
-    public async Task<MeteredUse> TakeAndCountAsync(
+    private const int MaxBatch = 256;
+    private readonly SqliteDatabase database;
+    private readonly Channel<PendingUse> pending = Channel.CreateUnbounded<PendingUse>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task writer;
+
+    public SqliteMeteringStore(SqliteDatabase database)
+    {
+        this.database = database;
+        writer = Task.Run(WriteLoopAsync);
+    }
+
+    public Task<MeteredUse> TakeAndCountAsync(
         string tokenId, EffectiveLimits limits, UsageDelta delta, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var connection = await database.WriteAsync(cancellationToken);
-        var bucket = await SqliteRateBucketStore.TakeAsync(connection, tokenId, limits.Burst, limits.RequestsPerSecond, now, cancellationToken);
+        var use = new PendingUse(tokenId, limits, delta, now, cancellationToken);
+        if (!pending.Writer.TryWrite(use))
+        {
+            throw new ObjectDisposedException(nameof(SqliteMeteringStore));
+        }
+
+        return use.Result.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        pending.Writer.TryComplete();
+        await writer;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<PendingUse>(MaxBatch);
+        while (await pending.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < MaxBatch && pending.Reader.TryRead(out var use))
+            {
+                if (use.CancellationToken.IsCancellationRequested)
+                {
+                    use.Result.TrySetCanceled(use.CancellationToken);
+                }
+                else
+                {
+                    batch.Add(use);
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await WriteBatchAsync(batch);
+                batch.Clear();
+            }
+        }
+    }
+
+    private async Task WriteBatchAsync(List<PendingUse> batch)
+    {
+        var results = new MeteredUse[batch.Count];
+        try
+        {
+            await using var connection = await database.WriteAsync(CancellationToken.None);
+            await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, CancellationToken.None);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                results[i] = await MeterAsync(connection, batch[i]);
+            }
+
+            await transaction.CommitAsync();
+        }
+        catch (Exception e)
+        {
+            // Nothing of the batch was committed: every use in it fails, none is half-counted.
+            foreach (var use in batch)
+            {
+                use.Result.TrySetException(e);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Result.TrySetResult(results[i]);
+        }
+    }
+
+    private static async Task<MeteredUse> MeterAsync(SqliteConnectionLease connection, PendingUse use)
+    {
+        var bucket = await SqliteRateBucketStore.TakeAsync(
+            connection, use.TokenId, use.Limits.Burst, use.Limits.RequestsPerSecond, use.Now, CancellationToken.None);
         if (!bucket.Admitted)
         {
             return new MeteredUse(bucket, null);
         }
 
-        var usage = await SqliteUsageStore.TryAddAsync(connection, tokenId, UsageDay.DayOf(now), delta, limits.Quota, cancellationToken);
+        var usage = await SqliteUsageStore.TryAddAsync(
+            connection, use.TokenId, UsageDay.DayOf(use.Now), use.Delta, use.Limits.Quota, CancellationToken.None);
         return new MeteredUse(bucket, usage);
+    }
+
+    private sealed record PendingUse(string TokenId, EffectiveLimits Limits, UsageDelta Delta, DateTimeOffset Now, CancellationToken CancellationToken)
+    {
+        public TaskCompletionSource<MeteredUse> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
