@@ -9,8 +9,10 @@ using Microsoft.Extensions.Options;
 namespace IronAuth.Core.Hosting;
 
 /// <summary>
-/// Runs before the host serves requests: creates or migrates the schema, loads (or generates) the
-/// signing key, and creates the bootstrap admin when the store has no user at all.
+/// Runs before the host serves requests: creates or migrates the schema and creates the bootstrap admin when
+/// the store has no user at all. The signing key is loaded (or generated and stored) beside it rather than
+/// before listening: loading it costs about 200 ms of start-up (IdentityModel's first use), and every request
+/// that needs it awaits the same load. A configured key was already checked by the options validation.
 /// </summary>
 public sealed partial class IronAuthInitializer(
     IStoreLifecycle store,
@@ -23,9 +25,22 @@ public sealed partial class IronAuthInitializer(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await store.InitializeAsync(cancellationToken);
-        var key = await signingKeys.GetAsync();
-        LogReady(logger, store.Name, key.Algorithm, key.KeyId);
+        _ = Task.Run(LoadSigningKeyAsync, CancellationToken.None);
         await BootstrapAdminAsync(cancellationToken);
+    }
+
+    private async Task LoadSigningKeyAsync()
+    {
+        try
+        {
+            var key = await signingKeys.GetAsync();
+            LogReady(logger, store.Name, key.Algorithm, key.KeyId);
+        }
+        catch (Exception e)
+        {
+            // Requests that need the key fail with this same error (it is the one cached load); say why once here.
+            LogKeyFailed(logger, e);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -65,6 +80,9 @@ public sealed partial class IronAuthInitializer(
 
     [LoggerMessage(EventId = 100, EventName = "StoreReady", Level = LogLevel.Information, Message = "Store {Store} ready; signing with {Algorithm} key {KeyId}")]
     private static partial void LogReady(ILogger logger, string store, string algorithm, string keyId);
+
+    [LoggerMessage(EventId = 103, EventName = "SigningKeyFailed", Level = LogLevel.Critical, Message = "The JWT signing key could not be loaded; sign-in and token validation will fail")]
+    private static partial void LogKeyFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 101, EventName = "BootstrapAdminCreated", Level = LogLevel.Information, Message = "Created bootstrap admin {Username}")]
     private static partial void LogBootstrapCreated(ILogger logger, string username);
