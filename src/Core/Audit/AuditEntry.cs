@@ -75,3 +75,16 @@ public interface IAuditStore
     /// </summary>
     Task<Page<AuditEntry>> ListAsync(string? userId, string? position, int limit, CancellationToken cancellationToken);
 }
+
+public static class AuditStoreExtensions
+{
+    /// <summary>
+    /// Appends an entry about a user (or none, for an unknown one). Not cancellable on purpose: a change that
+    /// happened is audited even when the client that asked for it has gone away.
+    /// </summary>
+    public static Task AppendAboutUserAsync(
+        this IAuditStore audit, TimeProvider time, Actor actor, string action, string? userId, params (string Key, string Value)[] details) =>
+        audit.AppendAsync(
+            AuditEntry.Create(time, actor, action, userId is null ? null : "user", userId, details.ToDictionary(d => d.Key, d => d.Value)),
+            CancellationToken.None);
+}

@@ -51,7 +51,7 @@ public sealed partial class SignInManager(
 
         if (user is not null && Lockout.IsLocked(user, now))
         {
-            await AppendAsync(Actor.Anonymous(clientIp), AuditActions.LoginFailed, user.Id, ("reason", "locked"));
+            await audit.AppendAboutUserAsync(time, Actor.Anonymous(clientIp), AuditActions.LoginFailed, user.Id, ("reason", "locked"));
             return new Failure(FailureKind.TooManyRequests, "account_locked", "Too many failed sign-ins; the account is locked for a while.")
             {
                 RetryAfter = user.LockedUntil!.Value - now,
@@ -72,7 +72,7 @@ public sealed partial class SignInManager(
 
         if (!user.IsActive)
         {
-            await AppendAsync(Actor.Anonymous(clientIp), AuditActions.LoginFailed, user.Id, ("reason", "suspended"));
+            await audit.AppendAboutUserAsync(time, Actor.Anonymous(clientIp), AuditActions.LoginFailed, user.Id, ("reason", "suspended"));
             return new Failure(FailureKind.Forbidden, "account_suspended", "This account is suspended.");
         }
 
@@ -84,7 +84,7 @@ public sealed partial class SignInManager(
         user = updated.Value ?? user;
 
         var signIn = await StartSessionAsync(user, cancellationToken);
-        await AppendAsync(new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId));
+        await audit.AppendAboutUserAsync(time, new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId));
         return signIn;
     }
 
@@ -114,11 +114,11 @@ public sealed partial class SignInManager(
         {
             case RotationOutcome.Rotated:
                 var access = await accessTokens.IssueAsync(user, sessionId);
-                await AppendAsync(actor, AuditActions.SessionRefreshed, user.Id, ("session_id", sessionId));
+                await audit.AppendAboutUserAsync(time, actor, AuditActions.SessionRefreshed, user.Id, ("session_id", sessionId));
                 return new SignIn(user, sessionId, access, next, nextExpires);
             case RotationOutcome.Reused:
                 LogRefreshReuse(logger, sessionId);
-                await AppendAsync(actor, AuditActions.RefreshReuseDetected, user.Id, ("session_id", sessionId));
+                await audit.AppendAboutUserAsync(time, actor, AuditActions.RefreshReuseDetected, user.Id, ("session_id", sessionId));
                 return new Failure(FailureKind.Unauthorized, "token_reuse_detected",
                     "This refresh token was already used; the session has been revoked. Sign in again.");
             default:
@@ -131,7 +131,7 @@ public sealed partial class SignInManager(
         if (caller.SessionId is { } sessionId
             && await sessions.RevokeAsync(sessionId, "logout", time.GetUtcNow(), cancellationToken))
         {
-            await AppendAsync(caller.ToActor(clientIp), AuditActions.LoggedOut, caller.UserId, ("session_id", sessionId));
+            await audit.AppendAboutUserAsync(time, caller.ToActor(clientIp), AuditActions.LoggedOut, caller.UserId, ("session_id", sessionId));
         }
     }
 
@@ -185,25 +185,21 @@ public sealed partial class SignInManager(
             // The attempted name is recorded only when it is a valid username, so a password typed into
             // the username field is less likely to land in the log.
             var attempted = UsernameRules.CheckUsername(username) is null ? username : "(invalid)";
-            await AppendAsync(actor, AuditActions.LoginFailed, null, ("reason", "invalid_credentials"), ("username", attempted));
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, null, ("reason", "invalid_credentials"), ("username", attempted));
             return;
         }
 
         var now = time.GetUtcNow();
         var login = options.Value.Login;
         var changed = await users.ChangeAsync(user.Id, current => Lockout.RecordFailure(current, login, now), cancellationToken);
-        await AppendAsync(actor, AuditActions.LoginFailed, user.Id, ("reason", "invalid_credentials"));
+        await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "invalid_credentials"));
         if (changed.Value is { } after && Lockout.IsLocked(after, now) && !Lockout.IsLocked(user, now))
         {
             LogAccountLocked(logger, user.Id, after.LockedUntil!.Value);
-            await AppendAsync(Actor.System, AuditActions.AccountLocked, user.Id, ("until", after.LockedUntil!.Value.ToString("O")));
+            await audit.AppendAboutUserAsync(time, Actor.System, AuditActions.AccountLocked, user.Id, ("until", after.LockedUntil!.Value.ToString("O")));
         }
     }
 
-    private Task AppendAsync(Actor actor, string action, string? userId, params (string Key, string Value)[] details) =>
-        audit.AppendAsync(
-            AuditEntry.Create(time, actor, action, userId is null ? null : "user", userId, details.ToDictionary(d => d.Key, d => d.Value)),
-            CancellationToken.None);
 
     [LoggerMessage(EventId = 1001, EventName = "LoginThrottled", Level = LogLevel.Warning, Message = "Login attempt refused: too many attempts from one client address")]
     private static partial void LogLoginThrottled(ILogger logger);

@@ -68,15 +68,18 @@ public sealed class UserManager(
             return Failure.Conflict("username_taken", $"The username '{request.Username}' is already taken.");
         }
 
-        await AppendAsync(actor, AuditActions.UserCreated, user.Id, ("username", user.Username), ("role", user.Role.ToWire()));
+        await audit.AppendAboutUserAsync(time, actor, AuditActions.UserCreated, user.Id, ("username", user.Username), ("role", user.Role.ToWire()));
         return await users.FindByIdAsync(user.Id, cancellationToken) ?? user;
     }
 
     public async Task<Result<User>> GetAsync(string id, CancellationToken cancellationToken) =>
         Ids.IsWellFormed(id) && await users.FindByIdAsync(id, cancellationToken) is { } user ? user : Failure.NotFound("User");
 
-    public Task<Result<User>> FindByUsernameAsync(string username, CancellationToken cancellationToken) =>
-        FindByUsernameCoreAsync(username, cancellationToken);
+    public async Task<Result<User>> FindByUsernameAsync(string username, CancellationToken cancellationToken) =>
+        UsernameRules.CheckUsername(username) is null
+        && await users.FindByUsernameAsync(UsernameRules.Normalize(username), cancellationToken) is { } user
+            ? user
+            : Failure.NotFound($"User '{username}'");
 
     public Task<Page<User>> ListAsync(UserQuery query, CancellationToken cancellationToken) =>
         users.ListAsync(query with { Limit = Math.Clamp(query.Limit, 1, MaxPageSize) }, cancellationToken);
@@ -98,7 +101,7 @@ public sealed class UserManager(
         if (result.Succeeded)
         {
             var fields = string.Join(',', new[] { change.EmailSet ? "email" : null, change.DisplayNameSet ? "display_name" : null }.OfType<string>());
-            await AppendAsync(actor, AuditActions.UserUpdated, id, ("fields", fields));
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.UserUpdated, id, ("fields", fields));
         }
 
         return result;
@@ -121,7 +124,7 @@ public sealed class UserManager(
         if (result.Succeeded)
         {
             await sessions.RevokeAllAsync(id, null, "user_suspended", time.GetUtcNow(), cancellationToken);
-            await AppendAsync(actor, AuditActions.UserSuspended, id, ("reason", reason ?? ""));
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.UserSuspended, id, ("reason", reason ?? ""));
         }
 
         return result;
@@ -137,7 +140,7 @@ public sealed class UserManager(
             cancellationToken);
         if (result.Succeeded)
         {
-            await AppendAsync(actor, AuditActions.UserActivated, id);
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.UserActivated, id);
         }
 
         return result;
@@ -153,7 +156,7 @@ public sealed class UserManager(
         if (result.Succeeded)
         {
             await sessions.RevokeAllAsync(id, null, "user_deleted", time.GetUtcNow(), cancellationToken);
-            await AppendAsync(actor, AuditActions.UserDeleted, id);
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.UserDeleted, id);
         }
 
         return result;
@@ -175,7 +178,7 @@ public sealed class UserManager(
             keepAnActiveAdmin: user => role != Role.Admin && IsActiveAdmin(user));
         if (result.Succeeded && previous != role)
         {
-            await AppendAsync(actor, AuditActions.UserRoleChanged, id, ("from", previous!.Value.ToWire()), ("to", role.ToWire()));
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.UserRoleChanged, id, ("from", previous!.Value.ToWire()), ("to", role.ToWire()));
         }
 
         return result;
@@ -202,7 +205,7 @@ public sealed class UserManager(
         if (result.Succeeded)
         {
             await sessions.RevokeAllAsync(id, keepSessionId, "password_changed", time.GetUtcNow(), cancellationToken);
-            await AppendAsync(actor, AuditActions.PasswordChanged, id);
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.PasswordChanged, id);
         }
 
         return result;
@@ -220,7 +223,7 @@ public sealed class UserManager(
         var token = Ids.NewSecret();
         var expires = now + options.Value.Passwords.ResetTokenLifetime;
         await resets.AddAsync(new PasswordResetTicket(Ids.Digest(token), user.Id, now, expires), cancellationToken);
-        await AppendAsync(actor, AuditActions.PasswordResetIssued, id, ("expires_at", expires.ToString("O")));
+        await audit.AppendAboutUserAsync(time, actor, AuditActions.PasswordResetIssued, id, ("expires_at", expires.ToString("O")));
         return new IssuedPasswordReset(token, expires);
     }
 
@@ -249,17 +252,11 @@ public sealed class UserManager(
         if (result.Succeeded)
         {
             await sessions.RevokeAllAsync(user.Id, null, "password_reset", now, cancellationToken);
-            await AppendAsync(new Actor(user.Id, user.Username, clientIp), AuditActions.PasswordReset, user.Id);
+            await audit.AppendAboutUserAsync(time, new Actor(user.Id, user.Username, clientIp), AuditActions.PasswordReset, user.Id);
         }
 
         return result;
     }
-
-    private async Task<Result<User>> FindByUsernameCoreAsync(string username, CancellationToken cancellationToken) =>
-        UsernameRules.CheckUsername(username) is null
-        && await users.FindByUsernameAsync(UsernameRules.Normalize(username), cancellationToken) is { } user
-            ? user
-            : Failure.NotFound($"User '{username}'");
 
     private async Task<Result<User>> SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken, bool clearLockout = false)
     {
@@ -309,9 +306,4 @@ public sealed class UserManager(
     }
 
     private static bool IsActiveAdmin(User user) => user.Role == Role.Admin && user.IsActive;
-
-    private Task AppendAsync(Actor actor, string action, string targetUserId, params (string Key, string Value)[] details) =>
-        audit.AppendAsync(
-            AuditEntry.Create(time, actor, action, "user", targetUserId, details.ToDictionary(d => d.Key, d => d.Value)),
-            CancellationToken.None);
 }
