@@ -86,7 +86,8 @@ async Task HotPathsAsync()
         };
     }
 
-    // All of it, as IronAuth's own endpoints do per request: signature and claims, then both reads.
+    // All of it, as IronAuth's own endpoints do per request: signature and claims, then session and user through the
+    // credential cache (a read each per cache TTL).
     async Task<Func<Task>> AuthenticateAsync()
     {
         var (sessionId, _) = await NewSessionAsync();

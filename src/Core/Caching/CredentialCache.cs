@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Sessions;
 using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Options;
@@ -7,35 +8,57 @@ using Microsoft.Extensions.Options;
 namespace IronAuth.Core.Caching;
 
 /// <summary>
-/// A short-lived in-process cache of API tokens (by digest) and their owners, so verifying a token is not
-/// two store reads every time. Changes made through this process (revoke, suspend, delete, role change)
-/// evict at once; changes made by another instance are seen within <see cref="TokenOptions.CacheTtl"/>.
-/// Only hits are cached, so unknown tokens cannot fill it.
+/// A short-lived in-process cache of what authenticating a request reads: API tokens (by digest), sessions
+/// (for access JWTs) and users, so a request is not one or two store reads every time. Changes made through
+/// this process (revoke, logout, password change, suspend, delete, role change) evict at once; changes made by
+/// another instance are seen within <see cref="TokenOptions.CacheTtl"/>. Only hits are cached, so unknown
+/// credentials cannot fill it.
 /// </summary>
+/// <remarks>
+/// A load that was under way while anything was evicted is not kept: it may have read the row just before the
+/// change that caused the eviction, and caching it would undo the eviction for a whole TTL.
+/// </remarks>
 public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvider time)
 {
     private const int MaxEntries = 100_000;
     private readonly ConcurrentDictionary<string, Entry<ApiToken>> tokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry<Session>> sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry<User>> users = new(StringComparer.Ordinal);
+    private long evictions;
 
     private TimeSpan Ttl => options.Value.Tokens.CacheTtl;
 
     public async Task<ApiToken?> GetTokenAsync(byte[] digest, Func<Task<ApiToken?>> load) =>
         await GetAsync(tokens, Convert.ToBase64String(digest), load);
 
+    public async Task<Session?> GetSessionAsync(string id, Func<Task<Session?>> load) => await GetAsync(sessions, id, load);
+
     public async Task<User?> GetUserAsync(string id, Func<Task<User?>> load) => await GetAsync(users, id, load);
 
-    public void EvictToken(byte[] digest) => tokens.TryRemove(Convert.ToBase64String(digest), out _);
+    public void EvictToken(byte[] digest) => Evict(tokens, Convert.ToBase64String(digest));
 
-    public void EvictUser(string id) => users.TryRemove(id, out _);
+    public void EvictSession(string id) => Evict(sessions, id);
 
-    public void EvictTokensOf(string userId)
+    public void EvictUser(string id) => Evict(users, id);
+
+    public void EvictTokensOf(string userId) => EvictWhere(tokens, token => token.UserId == userId);
+
+    public void EvictSessionsOf(string userId) => EvictWhere(sessions, session => session.UserId == userId);
+
+    private void Evict<T>(ConcurrentDictionary<string, Entry<T>> entries, string key)
     {
-        foreach (var (key, entry) in tokens)
+        Interlocked.Increment(ref evictions);
+        entries.TryRemove(key, out _);
+    }
+
+    private void EvictWhere<T>(ConcurrentDictionary<string, Entry<T>> entries, Func<T, bool> match)
+    {
+        Interlocked.Increment(ref evictions);
+        foreach (var (key, entry) in entries)
         {
-            if (entry.Value.UserId == userId)
+            if (match(entry.Value))
             {
-                tokens.TryRemove(key, out _);
+                entries.TryRemove(key, out _);
             }
         }
     }
@@ -44,20 +67,35 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
         where T : class
     {
         var now = time.GetUtcNow();
-        if (Ttl > TimeSpan.Zero && entries.TryGetValue(key, out var cached) && cached.Expires > now)
+        if (Ttl <= TimeSpan.Zero)
+        {
+            return await load();
+        }
+
+        if (entries.TryGetValue(key, out var cached) && cached.Expires > now)
         {
             return cached.Value;
         }
 
+        var generation = Volatile.Read(ref evictions);
         var value = await load();
-        if (value is not null && Ttl > TimeSpan.Zero)
+        if (value is null)
         {
-            if (entries.Count >= MaxEntries)
-            {
-                entries.Clear();
-            }
+            return null;
+        }
 
-            entries[key] = new Entry<T>(value, now + Ttl);
+        if (entries.Count >= MaxEntries)
+        {
+            entries.Clear();
+        }
+
+        // Checked after the write: an eviction counted later than this check removes after the write, so either
+        // way a value read before an eviction does not outlive it.
+        var entry = new Entry<T>(value, now + Ttl);
+        entries[key] = entry;
+        if (Volatile.Read(ref evictions) != generation)
+        {
+            entries.TryRemove(new KeyValuePair<string, Entry<T>>(key, entry));
         }
 
         return value;

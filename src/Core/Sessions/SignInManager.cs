@@ -1,4 +1,5 @@
 using IronAuth.Core.Audit;
+using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Users;
@@ -18,6 +19,7 @@ public sealed partial class SignInManager(
     PasswordHasher hasher,
     AccessTokens accessTokens,
     LoginThrottle throttle,
+    CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time,
     ILogger<SignInManager> logger)
@@ -81,6 +83,7 @@ public sealed partial class SignInManager(
             user.Id,
             current => Lockout.RecordSuccess(current, now) with { PasswordHash = rehash ?? current.PasswordHash },
             cancellationToken);
+        cache.EvictUser(user.Id);
         user = updated.Value ?? user;
 
         var signIn = await StartSessionAsync(user, cancellationToken);
@@ -101,6 +104,7 @@ public sealed partial class SignInManager(
         if (user is not { IsActive: true })
         {
             await sessions.RevokeAsync(sessionId, "user_inactive", now, cancellationToken);
+            cache.EvictSession(sessionId);
             return InvalidRefreshToken;
         }
 
@@ -117,6 +121,7 @@ public sealed partial class SignInManager(
                 await audit.AppendAboutUserAsync(time, actor, AuditActions.SessionRefreshed, user.Id, ("session_id", sessionId));
                 return new SignIn(user, sessionId, access, next, nextExpires);
             case RotationOutcome.Reused:
+                cache.EvictSession(sessionId);
                 LogRefreshReuse(logger, sessionId);
                 await audit.AppendAboutUserAsync(time, actor, AuditActions.RefreshReuseDetected, user.Id, ("session_id", sessionId));
                 return new Failure(FailureKind.Unauthorized, "token_reuse_detected",
@@ -128,8 +133,14 @@ public sealed partial class SignInManager(
 
     public async Task LogoutAsync(Caller caller, string? clientIp, CancellationToken cancellationToken)
     {
-        if (caller.SessionId is { } sessionId
-            && await sessions.RevokeAsync(sessionId, "logout", time.GetUtcNow(), cancellationToken))
+        if (caller.SessionId is not { } sessionId)
+        {
+            return;
+        }
+
+        var revoked = await sessions.RevokeAsync(sessionId, "logout", time.GetUtcNow(), cancellationToken);
+        cache.EvictSession(sessionId);
+        if (revoked)
         {
             await audit.AppendAboutUserAsync(time, caller.ToActor(clientIp), AuditActions.LoggedOut, caller.UserId, ("session_id", sessionId));
         }
@@ -137,8 +148,9 @@ public sealed partial class SignInManager(
 
     /// <summary>
     /// Authenticates an access JWT for IronAuth's own endpoints: beyond the signature and lifetime, its
-    /// session must still be active (so logout and revocation take effect at once) and its user active.
-    /// The role comes from the stored user, not the token, so a demotion also takes effect at once.
+    /// session must still be active and its user active, and the role comes from the stored user, not the
+    /// token. Session and user come through <see cref="CredentialCache"/>: logout, revocation, suspension and
+    /// demotion take effect at once on the instance that made them, and within the cache TTL on the others.
     /// </summary>
     public async Task<Result<Caller>> AuthenticateAsync(string accessToken, CancellationToken cancellationToken)
     {
@@ -148,13 +160,13 @@ public sealed partial class SignInManager(
         }
 
         var now = time.GetUtcNow();
-        var session = await sessions.FindAsync(claims.SessionId, cancellationToken);
+        var session = await cache.GetSessionAsync(claims.SessionId, () => sessions.FindAsync(claims.SessionId, cancellationToken));
         if (session is null || session.UserId != claims.UserId || !session.IsActiveAt(now))
         {
             return InvalidToken;
         }
 
-        var user = await users.FindByIdAsync(claims.UserId, cancellationToken);
+        var user = await cache.GetUserAsync(claims.UserId, () => users.FindByIdAsync(claims.UserId, cancellationToken));
         if (user is not { IsActive: true })
         {
             return InvalidToken;
@@ -192,6 +204,7 @@ public sealed partial class SignInManager(
         var now = time.GetUtcNow();
         var login = options.Value.Login;
         var changed = await users.ChangeAsync(user.Id, current => Lockout.RecordFailure(current, login, now), cancellationToken);
+        cache.EvictUser(user.Id);
         await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "invalid_credentials"));
         if (changed.Value is { } after && Lockout.IsLocked(after, now) && !Lockout.IsLocked(user, now))
         {

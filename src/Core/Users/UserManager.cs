@@ -123,7 +123,7 @@ public sealed class UserManager(
             keepAnActiveAdmin: IsActiveAdmin);
         if (result.Succeeded)
         {
-            await sessions.RevokeAllAsync(id, null, "user_suspended", time.GetUtcNow(), cancellationToken);
+            await EndSessionsAsync(id, null, "user_suspended", cancellationToken);
             await audit.AppendAboutUserAsync(time, actor, AuditActions.UserSuspended, id, ("reason", reason ?? ""));
         }
 
@@ -155,7 +155,7 @@ public sealed class UserManager(
             keepAnActiveAdmin: IsActiveAdmin);
         if (result.Succeeded)
         {
-            await sessions.RevokeAllAsync(id, null, "user_deleted", time.GetUtcNow(), cancellationToken);
+            await EndSessionsAsync(id, null, "user_deleted", cancellationToken);
             await audit.AppendAboutUserAsync(time, actor, AuditActions.UserDeleted, id);
         }
 
@@ -204,7 +204,7 @@ public sealed class UserManager(
         var result = await SetPasswordAsync(user, newPassword, cancellationToken);
         if (result.Succeeded)
         {
-            await sessions.RevokeAllAsync(id, keepSessionId, "password_changed", time.GetUtcNow(), cancellationToken);
+            await EndSessionsAsync(id, keepSessionId, "password_changed", cancellationToken);
             await audit.AppendAboutUserAsync(time, actor, AuditActions.PasswordChanged, id);
         }
 
@@ -251,7 +251,7 @@ public sealed class UserManager(
         var result = await SetPasswordAsync(user, newPassword, cancellationToken, clearLockout: true);
         if (result.Succeeded)
         {
-            await sessions.RevokeAllAsync(user.Id, null, "password_reset", now, cancellationToken);
+            await EndSessionsAsync(user.Id, null, "password_reset", cancellationToken);
             await audit.AppendAboutUserAsync(time, new Actor(user.Id, user.Username, clientIp), AuditActions.PasswordReset, user.Id);
         }
 
@@ -303,6 +303,12 @@ public sealed class UserManager(
             cache.EvictUser(id);
             return result;
         }
+    }
+
+    private async Task EndSessionsAsync(string userId, string? exceptSessionId, string reason, CancellationToken cancellationToken)
+    {
+        await sessions.RevokeAllAsync(userId, exceptSessionId, reason, time.GetUtcNow(), cancellationToken);
+        cache.EvictSessionsOf(userId);
     }
 
     private static bool IsActiveAdmin(User user) => user.Role == Role.Admin && user.IsActive;

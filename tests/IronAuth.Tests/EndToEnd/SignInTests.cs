@@ -83,6 +83,8 @@ public abstract class SignInTests(string store) : IAsyncLifetime
         var rotated = await (await server.Client.PostAsJsonAsync("api/auth/refresh", new { refresh_token = tokens.Refresh })).ReadJsonAsync();
         var newAccess = rotated["access_token"]!.GetValue<string>();
         var newRefresh = rotated["refresh_token"]!.GetValue<string>();
+        // Authenticated once each, so session and user are in the credential cache: revocation must evict them.
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(newAccess).GetAsync("api/auth/me")).StatusCode);
 
         var reuse = await server.Client.PostAsJsonAsync("api/auth/refresh", new { refresh_token = tokens.Refresh });
 
@@ -143,6 +145,7 @@ public abstract class SignInTests(string store) : IAsyncLifetime
     {
         var tokens = await server.LoginAdminAsync();
         var client = server.NewClient(tokens.Access);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/auth/me")).StatusCode);
 
         var logout = await client.PostAsync("api/auth/logout", null);
 
@@ -150,6 +153,27 @@ public abstract class SignInTests(string store) : IAsyncLifetime
         await (await client.GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
         await (await server.Client.PostAsJsonAsync("api/auth/refresh", new { refresh_token = tokens.Refresh }))
             .AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_refresh_token");
+    }
+
+    [Fact]
+    public async Task Logout_through_another_instance_takes_effect_within_the_cache_ttl()
+    {
+        using var shared = await TestStore.CreateAsync(store);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
+        var ttl = new Dictionary<string, string?> { ["IronAuth:Tokens:CacheTtl"] = "00:00:02" };
+        await using var first = await TestServer.StartAsync(shared, ttl, clock);
+        await using var second = await TestServer.StartAsync(shared, ttl, clock);
+        var tokens = await first.LoginAdminAsync();
+        Assert.Equal(HttpStatusCode.OK, (await first.NewClient(tokens.Access).GetAsync("api/auth/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await second.NewClient(tokens.Access).GetAsync("api/auth/me")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await first.NewClient(tokens.Access).PostAsync("api/auth/logout", null)).StatusCode);
+
+        // The instance that logged out refuses at once; the other one has the session cached, for at most the TTL.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await first.NewClient(tokens.Access).GetAsync("api/auth/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await second.NewClient(tokens.Access).GetAsync("api/auth/me")).StatusCode);
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await (await second.NewClient(tokens.Access).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
     }
 
     [Fact]
@@ -164,6 +188,7 @@ public abstract class SignInTests(string store) : IAsyncLifetime
     {
         var (username, password, tokens) = await server.CreateUserAsync("user");
         var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(tokens.Access).GetAsync("api/auth/me")).StatusCode);
 
         var suspend = await admin.PostAsJsonAsync($"api/users/{tokens.UserId}/suspend", new { reason = "testing" });
         Assert.Equal(HttpStatusCode.OK, suspend.StatusCode);
@@ -184,6 +209,7 @@ public abstract class SignInTests(string store) : IAsyncLifetime
     {
         var (username, password, tokens) = await server.CreateUserAsync("viewer");
         var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(tokens.Access).GetAsync("api/auth/me")).StatusCode);
 
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"api/users/{tokens.UserId}")).StatusCode);
 

@@ -194,6 +194,7 @@ public abstract class UserTests(string store) : IAsyncLifetime
         var (username, password, first) = await server.CreateUserAsync("viewer");
         var second = await server.LoginAsync(username, password);
         var client = server.NewClient(first.Access);
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(second.Access).GetAsync("api/auth/me")).StatusCode);
 
         await (await client.PostAsJsonAsync($"api/users/{first.UserId}/password", new { current_password = "wrong-current-pw", new_password = "a-brand-new-password" }))
             .AssertProblemAsync(HttpStatusCode.Forbidden, "invalid_credentials");
@@ -222,6 +223,7 @@ public abstract class UserTests(string store) : IAsyncLifetime
     public async Task Password_reset_token_is_one_time_short_lived_and_ends_sessions()
     {
         var (username, _, user) = await server.CreateUserAsync("user");
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(user.Access).GetAsync("api/auth/me")).StatusCode);
         var issued = await admin.PostAsync($"api/users/{user.UserId}/password-reset", null);
         Assert.Equal(HttpStatusCode.OK, issued.StatusCode);
         var resetToken = (await issued.ReadJsonAsync())["reset_token"]!.GetValue<string>();
