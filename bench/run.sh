@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP load benchmarks: IronAuth against a bare ASP.NET Core baseline, measured in the same run.
-# Usage: bench/run.sh [--quick]   (writes bench/results/<date>.md)
+# Usage: bench/run.sh [--quick]   (writes bench/results/<date>.md, or $RESULTS)
 # Needs: the .NET SDK, curl, node (JSON), wrk (installed with apt-get when missing and running as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -145,7 +145,7 @@ TRIPS_SQLITE=$($BENCH roundtrips sqlite --count 2000)
 
 # ---- report ----
 DATE=$(date -u +%F)
-FILE=bench/results/$DATE.md
+FILE=${RESULTS:-bench/results/$DATE.md}
 row() { # name label
   read -r brps bp50 bp99 irps ip50 ip99 <<<"${RESULT[$1]}"
   awk -v l="$2" -v br="$brps" -v ir="$irps" -v p50="$ip50" -v p99="$ip99" -v b50="$bp50" -v b99="$bp99" \

@@ -71,3 +71,43 @@ public static class RoundTrips
         return 0;
     }
 }
+
+/// <summary>
+/// Concurrent verifies in one process, no HTTP: verifies per second and process CPU per verify, to see what the
+/// store's hot path costs apart from Kestrel (`verifies sqlite --workers 32 --seconds 5`).
+/// </summary>
+public static class ConcurrentVerifies
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var store = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "sqlite";
+        var workers = BcryptThroughput.Arg(args, "--workers", 32);
+        var seconds = BcryptThroughput.Arg(args, "--seconds", 5);
+        await using var stores = await Stores.CreateAsync(store);
+        var verifier = stores.Services.GetRequiredService<TokenVerifier>();
+        await verifier.VerifyAsync(stores.Token, 0, 0, default);
+
+        long count = 0;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var until = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+        var started = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        {
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                var verdict = await verifier.VerifyAsync(stores.Token, 0, 0, default);
+                if (!verdict.IsValid)
+                {
+                    throw new InvalidOperationException(TokenVerdict.ToWire(verdict.Code));
+                }
+
+                Interlocked.Increment(ref count);
+            }
+        })));
+        var elapsed = started.Elapsed;
+        var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{count / elapsed.TotalSeconds:F0} verifies/s, {used.TotalMicroseconds / count:F1} µs CPU each ({workers} workers)"));
+        return 0;
+    }
+}

@@ -1,12 +1,13 @@
 using BenchmarkDotNet.Running;
 using IronAuth.Benchmarks;
 
-// `bcrypt` and `roundtrips` are plain measurements the HTTP load script needs; anything else goes to
+// `bcrypt`, `roundtrips` and `verifies` are plain measurements the HTTP load script needs; anything else goes to
 // BenchmarkDotNet (e.g. --filter '*Jwt*').
 return args.FirstOrDefault() switch
 {
     "bcrypt" => BcryptThroughput.Run(args[1..]),
     "roundtrips" => await RoundTrips.RunAsync(args[1..]),
+    "verifies" => await ConcurrentVerifies.RunAsync(args[1..]),
     _ => Run(args),
 };
 
