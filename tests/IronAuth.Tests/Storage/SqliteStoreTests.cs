@@ -1,5 +1,6 @@
 using IronAuth.Core;
 using IronAuth.Core.Limits;
+using IronAuth.Core.Storage.Sqlite;
 using IronAuth.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -46,5 +47,20 @@ public sealed class SqliteStoreTests : StoreContractTests
         var wal = new FileInfo(DatabasePath + "-wal");
         Assert.True(wal.Exists);
         Assert.True(wal.Length < 8 * 1024 * 1024, $"WAL is {wal.Length / 1024} KiB");
+    }
+
+    [Fact]
+    public async Task Every_connection_keeps_temporary_tables_in_memory()
+    {
+        // RETURNING collects its rows in a temporary table; backed by a file (the bundled SQLite's default) it made
+        // each metering statement 5 to 8 times slower. 2 = MEMORY.
+        var database = Services.GetRequiredService<SqliteDatabase>();
+        await using (var writer = await database.WriteAsync(default))
+        {
+            Assert.Equal(2L, await writer.ScalarAsync("PRAGMA temp_store;", default));
+        }
+
+        await using var reader = await database.ReadAsync(default);
+        Assert.Equal(2L, await reader.ScalarAsync("PRAGMA temp_store;", default));
     }
 }
