@@ -63,4 +63,35 @@ public sealed class SqliteStoreTests : StoreContractTests
         await using var reader = await database.ReadAsync(default);
         Assert.Equal(2L, await reader.ScalarAsync("PRAGMA temp_store;", default));
     }
+
+    [Fact]
+    public async Task Concurrent_uses_are_each_answered_and_counted_once_and_disposal_answers_the_rest()
+    {
+        var metering = new SqliteMeteringStore(Services.GetRequiredService<SqliteDatabase>());
+        var tokens = Enumerable.Range(0, 20).Select(_ => Ids.New(Time)).ToArray();
+        var limits = new EffectiveLimits(1_000_000, 1_000_000, new Quota(0, 0, 0));
+        var now = Time.GetUtcNow();
+
+        // Many callers at once, in waves, so the writer goes idle and is woken again between them.
+        for (var wave = 0; wave < 20; wave++)
+        {
+            var uses = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() =>
+                metering.TakeAndCountAsync(tokens[i % tokens.Length], limits, new UsageDelta(1, 1, 0), now, default))));
+            Assert.All(uses, use => Assert.True(use.Usage!.Added));
+        }
+
+        var day = UsageDay.DayOf(now);
+        foreach (var token in tokens)
+        {
+            Assert.Equal((100L, 100L), (await Usage.ListAsync(token, day, day, default)).Select(d => (d.Requests, d.Tokens)).Single());
+        }
+
+        var inFlight = Enumerable.Range(0, 200).Select(i => metering.TakeAndCountAsync(tokens[0], limits, new UsageDelta(1, 0, 0), now, default)).ToList();
+        await metering.DisposeAsync();
+
+        // Everything accepted before disposal is written, not dropped; afterwards the store refuses.
+        await Task.WhenAll(inFlight);
+        Assert.Equal(300L, (await Usage.ListAsync(tokens[0], day, day, default)).Single().Requests);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => metering.TakeAndCountAsync(tokens[0], limits, new UsageDelta(1, 0, 0), now, default));
+    }
 }

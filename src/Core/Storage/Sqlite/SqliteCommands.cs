@@ -12,6 +12,7 @@ public sealed class SqliteConnectionLease : IAsyncDisposable
 {
     private readonly SqliteConnection connection;
     private readonly Dictionary<string, SqliteCommand> commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SqliteStatement> statements = new(StringComparer.Ordinal);
 
     internal SqliteConnectionLease(SqliteConnection connection) => this.connection = connection;
 
@@ -33,6 +34,12 @@ public sealed class SqliteConnectionLease : IAsyncDisposable
         }
 
         commands.Clear();
+        foreach (var statement in statements.Values)
+        {
+            statement.Dispose();
+        }
+
+        statements.Clear();
         connection.Dispose();
     }
 
@@ -65,6 +72,19 @@ public sealed class SqliteConnectionLease : IAsyncDisposable
     {
         var rows = await QueryAsync(sql, map, cancellationToken, parameters);
         return rows.Count > 0 ? rows[0] : null;
+    }
+
+    /// <summary>A statement for the hot path (see <see cref="SqliteStatement"/>), prepared once per connection.</summary>
+    internal SqliteStatement Statement(string sql)
+    {
+        StoreMetrics.RoundTrip("sqlite");
+        if (!statements.TryGetValue(sql, out var statement))
+        {
+            statement = new SqliteStatement(connection, sql);
+            statements[sql] = statement;
+        }
+
+        return statement;
     }
 
     private SqliteCommand Prepare(string sql, (string Name, object? Value)[] parameters)

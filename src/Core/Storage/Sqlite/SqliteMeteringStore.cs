@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using IronAuth.Core.Limits;
 
 namespace IronAuth.Core.Storage.Sqlite;
@@ -12,43 +12,50 @@ namespace IronAuth.Core.Storage.Sqlite;
 /// the database's write lock, so the guarantees are those of the single calls, across processes too; and no
 /// caller hears its result before the transaction holding it has committed.
 /// </summary>
+/// <remarks>
+/// The loop has a thread of its own rather than a pool thread: every token use waits for it, and under load a pool
+/// thread's continuation queues behind the very requests that wait for it. Callers enqueue without a lock and
+/// wake the thread only when it has gone idle.
+/// </remarks>
 public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
 {
     private const int MaxBatch = 256;
     private readonly SqliteDatabase database;
-    private readonly Channel<PendingUse> pending = Channel.CreateUnbounded<PendingUse>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task writer;
+    private readonly ConcurrentQueue<PendingUse> pending = new();
+    private readonly SemaphoreSlim wake = new(0);
+    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool completed;
+    private int idle;
 
     public SqliteMeteringStore(SqliteDatabase database)
     {
         this.database = database;
-        writer = Task.Run(WriteLoopAsync);
+        new Thread(WriteLoop) { IsBackground = true, Name = "IronAuth SQLite metering" }.Start();
     }
 
     public Task<MeteredUse> TakeAndCountAsync(
         string tokenId, EffectiveLimits limits, UsageDelta delta, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(completed, this);
         var use = new PendingUse(tokenId, limits, delta, now, cancellationToken);
-        if (!pending.Writer.TryWrite(use))
-        {
-            throw new ObjectDisposedException(nameof(SqliteMeteringStore));
-        }
-
+        pending.Enqueue(use);
+        Wake();
         return use.Result.Task;
     }
 
     public async ValueTask DisposeAsync()
     {
-        pending.Writer.TryComplete();
-        await writer;
+        completed = true;
+        Wake();
+        await stopped.Task;
     }
 
-    private async Task WriteLoopAsync()
+    private void WriteLoop()
     {
         var batch = new List<PendingUse>(MaxBatch);
-        while (await pending.Reader.WaitToReadAsync())
+        while (true)
         {
-            while (batch.Count < MaxBatch && pending.Reader.TryRead(out var use))
+            while (batch.Count < MaxBatch && pending.TryDequeue(out var use))
             {
                 if (use.CancellationToken.IsCancellationRequested)
                 {
@@ -62,9 +69,41 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
 
             if (batch.Count > 0)
             {
-                await WriteBatchAsync(batch);
+                WriteBatchAsync(batch).GetAwaiter().GetResult();
                 batch.Clear();
+                continue;
             }
+
+            if (completed)
+            {
+                break;
+            }
+
+            // Announce idleness, then look again: a caller that enqueued before seeing the announcement is found
+            // here; one that saw it takes it back and releases the semaphore, which must then be consumed.
+            Volatile.Write(ref idle, 1);
+            if ((!pending.IsEmpty || completed) && Interlocked.Exchange(ref idle, 0) == 1)
+            {
+                continue;
+            }
+
+            wake.Wait();
+        }
+
+        // A caller that raced disposal past its check gets an answer rather than waiting forever.
+        while (pending.TryDequeue(out var late))
+        {
+            late.Result.TrySetException(new ObjectDisposedException(nameof(SqliteMeteringStore)));
+        }
+
+        stopped.SetResult();
+    }
+
+    private void Wake()
+    {
+        if (Interlocked.Exchange(ref idle, 0) == 1)
+        {
+            wake.Release();
         }
     }
 

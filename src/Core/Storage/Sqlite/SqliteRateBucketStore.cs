@@ -1,4 +1,5 @@
 using IronAuth.Core.Limits;
+using SQLitePCL;
 
 namespace IronAuth.Core.Storage.Sqlite;
 
@@ -30,17 +31,15 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     internal static async Task<BucketTake> TakeAsync(
         SqliteConnectionLease connection, string key, int capacity, double refillPerSecond, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var taken = await connection.QueryAsync(
-            Take,
-            r => r.GetDouble(0),
-            cancellationToken,
-            ("@key", key),
-            ("@capacity", capacity),
-            ("@rate", refillPerSecond),
-            ("@now", now.ToUnixMs()));
-        if (taken.Count == 1)
+        var taken = connection.Statement(Take)
+            .Bind("@key", key)
+            .Bind("@capacity", capacity)
+            .Bind("@rate", refillPerSecond)
+            .Bind("@now", now.ToUnixMs())
+            .Single(row => (double?)raw.sqlite3_column_double(row, 0));
+        if (taken is { } left)
         {
-            return BucketTake.From(true, taken[0], capacity, refillPerSecond);
+            return BucketTake.From(true, left, capacity, refillPerSecond);
         }
 
         var level = await connection.QueryAsync(

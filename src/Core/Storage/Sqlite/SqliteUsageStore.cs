@@ -1,4 +1,5 @@
 using System.Globalization;
+using SQLitePCL;
 using IronAuth.Core.Limits;
 
 namespace IronAuth.Core.Storage.Sqlite;
@@ -38,17 +39,19 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     internal static async Task<UsageOutcome> TryAddAsync(
         SqliteConnectionLease connection, string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken)
     {
-        var added = await connection.QueryAsync(
-            TryAdd,
-            r => new UsageDay(tokenId, day, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)),
-            cancellationToken,
-            [.. Parameters(tokenId, day, delta),
-             ("@requests_cap", quota.DailyRequests),
-             ("@tokens_cap", quota.DailyTokens),
-             ("@cost_cap", quota.DailyCostMicros)]);
-        if (added.Count == 1)
+        var added = connection.Statement(TryAdd)
+            .Bind("@token_id", tokenId)
+            .Bind("@day", Key(day))
+            .Bind("@requests", delta.Requests)
+            .Bind("@tokens", delta.Tokens)
+            .Bind("@cost", delta.CostMicros)
+            .Bind("@requests_cap", quota.DailyRequests)
+            .Bind("@tokens_cap", quota.DailyTokens)
+            .Bind("@cost_cap", quota.DailyCostMicros)
+            .Single(row => new UsageDay(tokenId, day, raw.sqlite3_column_int64(row, 0), raw.sqlite3_column_int64(row, 1), raw.sqlite3_column_int64(row, 2)));
+        if (added is not null)
         {
-            return new UsageOutcome(true, added[0], QuotaRules.Exhausted(added[0], quota));
+            return new UsageOutcome(true, added, QuotaRules.Exhausted(added, quota));
         }
 
         var current = (await ListAsync(connection, tokenId, day, day, cancellationToken)).FirstOrDefault() ?? new UsageDay(tokenId, day, 0, 0, 0);
