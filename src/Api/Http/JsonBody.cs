@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -28,33 +29,42 @@ public static class JsonBody
                 "The request body must be JSON, sent with Content-Type: application/json."));
         }
 
-        var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        // The body is read from Kestrel's own buffers (no copy for the usual one-segment body) up to the limit.
+        var reader = request.BodyReader;
+        var aborted = request.HttpContext.RequestAborted;
+        var result = await reader.ReadAsync(aborted);
+        while (!result.IsCompleted && result.Buffer.Length <= MaxBytes)
         {
-            if (buffer.Length + read > MaxBytes)
+            reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            result = await reader.ReadAsync(aborted);
+        }
+
+        var body = result.Buffer;
+        try
+        {
+            if (body.Length > MaxBytes)
             {
                 return (null, TooLarge());
             }
 
-            buffer.Write(chunk, 0, read);
-        }
+            if (body.Length == 0)
+            {
+                return optional ? (null, null) : (null, Problems.Validation("A JSON request body is required."));
+            }
 
-        if (buffer.Length == 0)
-        {
-            return optional ? (null, null) : (null, Problems.Validation("A JSON request body is required."));
-        }
-
-        try
-        {
-            var value = JsonSerializer.Deserialize<T>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ApiJson.Options);
+            var value = body.IsSingleSegment
+                ? JsonSerializer.Deserialize<T>(body.FirstSpan, ApiJson.Options)
+                : JsonSerializer.Deserialize<T>(body.ToArray(), ApiJson.Options);
             return value is null ? (null, Problems.Validation("The request body must be a JSON object.")) : (value, null);
         }
         catch (JsonException e)
         {
             // System.Text.Json's messages name the JSON path and position, never the offending value.
             return (null, Problems.Validation($"The request body is not valid: {e.Message}"));
+        }
+        finally
+        {
+            reader.AdvanceTo(body.End);
         }
     }
 
