@@ -1,6 +1,6 @@
 using System.Globalization;
-using SQLitePCL;
 using IronAuth.Core.Limits;
+using SQLitePCL;
 
 namespace IronAuth.Core.Storage.Sqlite;
 
