@@ -43,18 +43,23 @@ public static class ApiTokenFormat
             }
         }
 
-        var expected = Checksum(token[..^ChecksumLength]);
-        return CryptographicOperations.FixedTimeEquals(
-            Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(token[^ChecksumLength..]));
+        // Every character is ASCII by now: check the checksum on the stack, without allocating.
+        Span<byte> ascii = stackalloc byte[Length];
+        Encoding.ASCII.GetBytes(token, ascii);
+        Span<byte> expected = stackalloc byte[ChecksumLength];
+        Base64Url.EncodeToUtf8(ChecksumBits(ascii[..^ChecksumLength], stackalloc byte[32]), expected);
+        return CryptographicOperations.FixedTimeEquals(expected, ascii[^ChecksumLength..]);
     }
 
     public static string DisplayPrefix(string token) => token[..DisplayLength];
 
-    private static string Checksum(string body)
+    private static string Checksum(string body) =>
+        Base64Url.EncodeToString(ChecksumBits(Encoding.ASCII.GetBytes(body), stackalloc byte[32]));
+
+    // The first 4 bytes of SHA-256, which encode to 6 base64url characters.
+    private static ReadOnlySpan<byte> ChecksumBits(ReadOnlySpan<byte> body, Span<byte> hash)
     {
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.ASCII.GetBytes(body), hash);
-        // 4 bytes encode to 6 base64url characters.
-        return Base64Url.EncodeToString(hash[..4]);
+        SHA256.HashData(body, hash);
+        return hash[..4];
     }
 }
