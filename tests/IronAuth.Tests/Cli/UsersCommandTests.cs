@@ -131,6 +131,9 @@ public sealed class UsersCommandTests : IDisposable
 
         await cli.SucceedAsync("users", "suspend", "ada");
 
+        // The CLI is another process as far as the server is concerned: the server's cached session and user
+        // lapse within IronAuth:Tokens:CacheTtl (2 s).
+        cli.Time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(HttpStatusCode.Unauthorized, (await session.GetAsync("api/auth/me")).StatusCode);
         var login = await server.Client.PostAsJsonAsync("api/auth/login", new { username = "ada", password = CliRunner.Password });
         Assert.NotEqual(HttpStatusCode.OK, login.StatusCode);
