@@ -119,7 +119,7 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
             await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, CancellationToken.None);
             for (var i = 0; i < batch.Count; i++)
             {
-                results[i] = await MeterAsync(connection, batch[i]);
+                results[i] = Meter(connection, batch[i]);
             }
 
             await transaction.CommitAsync();
@@ -141,18 +141,12 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
         }
     }
 
-    private static async Task<MeteredUse> MeterAsync(SqliteConnectionLease connection, PendingUse use)
+    private static MeteredUse Meter(SqliteConnectionLease connection, PendingUse use)
     {
-        var bucket = await SqliteRateBucketStore.TakeAsync(
-            connection, use.TokenId, use.Limits.Burst, use.Limits.RequestsPerSecond, use.Now, CancellationToken.None);
-        if (!bucket.Admitted)
-        {
-            return new MeteredUse(bucket, null);
-        }
-
-        var usage = await SqliteUsageStore.TryAddAsync(
-            connection, use.TokenId, UsageDay.DayOf(use.Now), use.Delta, use.Limits.Quota, CancellationToken.None);
-        return new MeteredUse(bucket, usage);
+        var bucket = SqliteRateBucketStore.Take(connection, use.TokenId, use.Limits.Burst, use.Limits.RequestsPerSecond, use.Now);
+        return bucket.Admitted
+            ? new MeteredUse(bucket, SqliteUsageStore.TryAdd(connection, use.TokenId, UsageDay.DayOf(use.Now), use.Delta, use.Limits.Quota))
+            : new MeteredUse(bucket, null);
     }
 
     private sealed record PendingUse(string TokenId, EffectiveLimits Limits, UsageDelta Delta, DateTimeOffset Now, CancellationToken CancellationToken)

@@ -8,7 +8,8 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
 {
     // The WHERE clauses are QuotaRules.Refusal in SQL: a capped counter must not be used up already and
     // must stay within its cap after the delta. Check and add are one statement under SQLite's write lock.
-    private const string TryAdd = """
+    // No RETURNING on this hot statement: the row is read after it (see SqliteRateBucketStore.TakeSql).
+    private const string TryAddSql = """
         INSERT INTO usage_days (token_id, day, requests, tokens, cost_micros)
         SELECT @token_id, @day, @requests, @tokens, @cost
         WHERE NOT ((@requests_cap > 0 AND @requests > @requests_cap)
@@ -18,9 +19,10 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
             requests = requests + @requests, tokens = tokens + @tokens, cost_micros = cost_micros + @cost
         WHERE NOT ((@requests_cap > 0 AND (requests >= @requests_cap OR requests + @requests > @requests_cap))
                 OR (@tokens_cap > 0 AND (tokens >= @tokens_cap OR tokens + @tokens > @tokens_cap))
-                OR (@cost_cap > 0 AND (cost_micros >= @cost_cap OR cost_micros + @cost > @cost_cap)))
-        RETURNING requests, tokens, cost_micros;
+                OR (@cost_cap > 0 AND (cost_micros >= @cost_cap OR cost_micros + @cost > @cost_cap)));
         """;
+
+    private const string Day = "SELECT requests, tokens, cost_micros FROM usage_days WHERE token_id = @token_id AND day = @day;";
 
     private const string Add = """
         INSERT INTO usage_days (token_id, day, requests, tokens, cost_micros) VALUES (@token_id, @day, @requests, @tokens, @cost)
@@ -32,30 +34,31 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     public async Task<UsageOutcome> TryAddAsync(string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
-        return await TryAddAsync(connection, tokenId, day, delta, quota, cancellationToken);
+        return TryAdd(connection, tokenId, day, delta, quota);
     }
 
     /// <summary>The quota-checked add on a write connection the caller holds (see <see cref="SqliteMeteringStore"/>).</summary>
-    internal static async Task<UsageOutcome> TryAddAsync(
-        SqliteConnectionLease connection, string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken)
+    internal static UsageOutcome TryAdd(SqliteConnectionLease connection, string tokenId, DateOnly day, UsageDelta delta, Quota quota)
     {
-        var added = connection.Statement(TryAdd)
+        var key = Key(day);
+        var added = connection.Statement(TryAddSql)
             .Bind("@token_id", tokenId)
-            .Bind("@day", Key(day))
+            .Bind("@day", key)
             .Bind("@requests", delta.Requests)
             .Bind("@tokens", delta.Tokens)
             .Bind("@cost", delta.CostMicros)
             .Bind("@requests_cap", quota.DailyRequests)
             .Bind("@tokens_cap", quota.DailyTokens)
             .Bind("@cost_cap", quota.DailyCostMicros)
-            .Single(row => new UsageDay(tokenId, day, raw.sqlite3_column_int64(row, 0), raw.sqlite3_column_int64(row, 1), raw.sqlite3_column_int64(row, 2)));
-        if (added is not null)
-        {
-            return new UsageOutcome(true, added, QuotaRules.Exhausted(added, quota));
-        }
-
-        var current = (await ListAsync(connection, tokenId, day, day, cancellationToken)).FirstOrDefault() ?? new UsageDay(tokenId, day, 0, 0, 0);
-        return new UsageOutcome(false, current, QuotaRules.Refusal(current, delta, quota));
+            .Execute() == 1;
+        var current = connection.Statement(Day)
+            .Bind("@token_id", tokenId)
+            .Bind("@day", key)
+            .Single(row => new UsageDay(tokenId, day, raw.sqlite3_column_int64(row, 0), raw.sqlite3_column_int64(row, 1), raw.sqlite3_column_int64(row, 2)))
+            ?? new UsageDay(tokenId, day, 0, 0, 0);
+        return added
+            ? new UsageOutcome(true, current, QuotaRules.Exhausted(current, quota))
+            : new UsageOutcome(false, current, QuotaRules.Refusal(current, delta, quota));
     }
 
     public async Task<UsageDay> AddAsync(string tokenId, DateOnly day, UsageDelta delta, CancellationToken cancellationToken)
@@ -72,17 +75,14 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     public async Task<IReadOnlyList<UsageDay>> ListAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
         await using var connection = await database.ReadAsync(cancellationToken);
-        return await ListAsync(connection, tokenId, from, to, cancellationToken);
-    }
-
-    private static Task<List<UsageDay>> ListAsync(SqliteConnectionLease connection, string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
-        connection.QueryAsync(
+        return await connection.QueryAsync(
             "SELECT day, requests, tokens, cost_micros FROM usage_days WHERE token_id = @token_id AND day BETWEEN @from AND @to ORDER BY day DESC;",
             r => new UsageDay(tokenId, DateOnly.ParseExact(r.GetString(0), "yyyy-MM-dd", CultureInfo.InvariantCulture), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)),
             cancellationToken,
             ("@token_id", tokenId),
             ("@from", Key(from)),
             ("@to", Key(to)));
+    }
 
     private static (string, object?)[] Parameters(string tokenId, DateOnly day, UsageDelta delta) =>
     [
