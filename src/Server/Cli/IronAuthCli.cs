@@ -34,6 +34,12 @@ public static class IronAuthCli
         CancellationToken cancellationToken = default)
     {
         var cli = new CliContext(input, output, error, environment ?? new CliEnvironment());
+        if (args.Length == 0)
+        {
+            // The usual start (dotnet run, a service unit, a container) needs no parsing: skip building the command tree.
+            return await ServeCommand.ServeAsync(cli, args, cancellationToken);
+        }
+
         var root = BuildRootCommand(cli);
         // A first argument that is not an option must name a command, so a mistyped command is an error rather than
         // a server start. Otherwise (no arguments, --urls ..., --IronAuth:Section:Key=value) the server runs and takes

@@ -30,6 +30,12 @@ internal static class ServeCommand
             .. parse.UnmatchedTokens,
             .. cli.ConfigurationOverrides(parse).Select(o => $"--{o.Key}={o.Value}"),
         ];
+        return await ServeAsync(cli, args, cancellationToken);
+    }
+
+    /// <summary>Runs the server with <paramref name="args"/> as ASP.NET Core command-line configuration.</summary>
+    public static async Task<int> ServeAsync(CliContext cli, string[] args, CancellationToken cancellationToken)
+    {
         var builder = IronAuthServer.CreateBuilder(args);
         cli.Environment.ConfigureHost?.Invoke(builder);
         await using var app = IronAuthServer.Build(builder);
