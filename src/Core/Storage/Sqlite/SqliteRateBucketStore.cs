@@ -29,7 +29,11 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     public async Task<BucketTake> TakeAsync(string key, int capacity, double refillPerSecond, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
-        return Take(connection, key, capacity, refillPerSecond, now);
+        // The write and the read after it in one transaction, so no other process writes between them.
+        await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
+        var taken = Take(connection, key, capacity, refillPerSecond, now);
+        await transaction.CommitAsync();
+        return taken;
     }
 
     /// <summary>The take on a write connection the caller holds (see <see cref="SqliteMeteringStore"/>).</summary>
