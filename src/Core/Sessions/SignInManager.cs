@@ -80,10 +80,10 @@ public sealed partial class SignInManager(
 
         var rehash = verdict == PasswordVerdict.MatchNeedsRehash ? await hasher.HashAsync(password, cancellationToken) : null;
         var updated = await users.ChangeAsync(
+            cache,
             user.Id,
             current => Lockout.RecordSuccess(current, now) with { PasswordHash = rehash ?? current.PasswordHash },
             cancellationToken);
-        cache.EvictUser(user.Id);
         user = updated.Value ?? user;
 
         var signIn = await StartSessionAsync(user, cancellationToken);
@@ -203,8 +203,7 @@ public sealed partial class SignInManager(
 
         var now = time.GetUtcNow();
         var login = options.Value.Login;
-        var changed = await users.ChangeAsync(user.Id, current => Lockout.RecordFailure(current, login, now), cancellationToken);
-        cache.EvictUser(user.Id);
+        var changed = await users.ChangeAsync(cache, user.Id, current => Lockout.RecordFailure(current, login, now), cancellationToken);
         await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "invalid_credentials"));
         if (changed.Value is { } after && Lockout.IsLocked(after, now) && !Lockout.IsLocked(user, now))
         {

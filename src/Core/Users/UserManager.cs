@@ -286,7 +286,8 @@ public sealed class UserManager(
         }
 
         var now = time.GetUtcNow();
-        return EvictingAsync(users.ChangeAsync(
+        return users.ChangeAsync(
+            cache,
             id,
             user =>
             {
@@ -294,15 +295,7 @@ public sealed class UserManager(
                 return changed.Value is { } next ? next with { UpdatedAt = now } : changed;
             },
             cancellationToken,
-            keepAnActiveAdmin));
-
-        // A suspended, deleted or demoted owner must stop its API tokens here at once, not after the cache TTL.
-        async Task<Result<User>> EvictingAsync(Task<Result<User>> changing)
-        {
-            var result = await changing;
-            cache.EvictUser(id);
-            return result;
-        }
+            keepAnActiveAdmin);
     }
 
     private async Task EndSessionsAsync(string userId, string? exceptSessionId, string reason, CancellationToken cancellationToken)

@@ -1,8 +1,28 @@
+using IronAuth.Core.Caching;
+
 namespace IronAuth.Core.Users;
 
 public static class UserStoreExtensions
 {
     private const int MaxAttempts = 8;
+
+    /// <summary>
+    /// <see cref="ChangeAsync(IUserStore, string, Func{User, Result{User}}, CancellationToken, Func{User, bool}?)"/>, then
+    /// evicts the user from <paramref name="cache"/>, so authentication on this instance sees the change at once (a
+    /// suspended, deleted or demoted user stops here, not after the cache TTL).
+    /// </summary>
+    public static async Task<Result<User>> ChangeAsync(
+        this IUserStore store,
+        CredentialCache cache,
+        string id,
+        Func<User, Result<User>> change,
+        CancellationToken cancellationToken,
+        Func<User, bool>? keepAnActiveAdmin = null)
+    {
+        var result = await store.ChangeAsync(id, change, cancellationToken, keepAnActiveAdmin);
+        cache.EvictUser(id);
+        return result;
+    }
 
     /// <summary>
     /// Read-modify-write of one user with optimistic concurrency: re-reads and re-applies
