@@ -18,6 +18,39 @@ public sealed record BucketTake(bool Admitted, int Remaining, TimeSpan RetryAfte
 }
 
 /// <summary>
+/// A token bucket as stored: <paramref name="Level"/> tokens at <paramref name="At"/> (Unix milliseconds of the last
+/// take). <see cref="Take"/> is the arithmetic of a take; each store applies it where no other writer can come
+/// between its read and its write (SQLite: inside the write transaction; Table Storage: an ETag-conditional write).
+/// </summary>
+public readonly record struct BucketState(double Level, long At)
+{
+    /// <summary>When the bucket is full again if nothing more is taken (lets maintenance drop full buckets).</summary>
+    public long FullAt(int capacity, double refillPerSecond) => At + (long)((capacity - Level) * 1000.0 / refillPerSecond);
+
+    /// <summary>
+    /// Takes one whole token at <paramref name="now"/> (Unix milliseconds) from <paramref name="stored"/> (null: a
+    /// bucket seen for the first time, which starts full). The refill since the last take is never negative and the
+    /// stored time never goes back, so a clock that runs behind in another process cannot refill twice. Returns the
+    /// state to store, or null when the take is refused (nothing changes).
+    /// </summary>
+    public static BucketState? Take(BucketState? stored, int capacity, double refillPerSecond, long now, out BucketTake outcome)
+    {
+        var level = stored is { } before
+            ? Math.Min(capacity, before.Level + (Math.Max(0, now - before.At) * refillPerSecond / 1000.0))
+            : capacity;
+        if (level < 1)
+        {
+            outcome = BucketTake.From(false, level, capacity, refillPerSecond);
+            return null;
+        }
+
+        var after = new BucketState(level - 1, Math.Max(stored?.At ?? now, now));
+        outcome = BucketTake.From(true, after.Level, capacity, refillPerSecond);
+        return after;
+    }
+}
+
+/// <summary>
 /// Token buckets (capacity = burst, refilled continuously at requests-per-second). A take is one atomic
 /// conditional update: under any concurrency, across processes, a bucket never admits more than its
 /// capacity plus what refilled in the meantime.

@@ -62,6 +62,28 @@ public static class QuotaRules
         return Over(day.CostMicros, delta.CostMicros, quota.DailyCostMicros) ? QuotaKind.DailyCost : QuotaKind.None;
     }
 
+    /// <summary>
+    /// Adds <paramref name="delta"/> to <paramref name="current"/> if <see cref="Refusal"/> allows it: the day after the
+    /// attempt and why it was refused or which quota it used up. Each store applies it where no other writer can come
+    /// between its read and its write.
+    /// </summary>
+    public static UsageOutcome TryAdd(UsageDay current, UsageDelta delta, Quota quota)
+    {
+        var refusal = Refusal(current, delta, quota);
+        if (refusal != QuotaKind.None)
+        {
+            return new UsageOutcome(false, current, refusal);
+        }
+
+        var after = current with
+        {
+            Requests = current.Requests + delta.Requests,
+            Tokens = current.Tokens + delta.Tokens,
+            CostMicros = current.CostMicros + delta.CostMicros,
+        };
+        return new UsageOutcome(true, after, Exhausted(after, quota));
+    }
+
     /// <summary>The first quota that is used up after the fact (for reporting).</summary>
     public static QuotaKind Exhausted(UsageDay day, Quota quota) =>
         quota.DailyRequests > 0 && day.Requests >= quota.DailyRequests ? QuotaKind.DailyRequests

@@ -432,6 +432,25 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_clock_that_runs_behind_refills_nothing_and_does_not_move_the_bucket_back()
+    {
+        var key = Ids.New(Time);
+        var start = Time.GetUtcNow();
+        Assert.Equal(1, (await Buckets.TakeAsync(key, 2, 1, start, default)).Remaining);
+
+        // Another process whose clock is a minute behind takes the last token: no refill, negative or otherwise.
+        var behind = await Buckets.TakeAsync(key, 2, 1, start.AddMinutes(-1), default);
+        Assert.True(behind.Admitted);
+        Assert.Equal(0, behind.Remaining);
+
+        // Had that take moved the bucket's time back a minute, half a second later would find it full again.
+        var soon = await Buckets.TakeAsync(key, 2, 1, start.AddMilliseconds(500), default);
+        Assert.False(soon.Admitted);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), soon.RetryAfter);
+        Assert.True((await Buckets.TakeAsync(key, 2, 1, start.AddSeconds(1), default)).Admitted);
+    }
+
+    [Fact]
     public async Task Concurrent_usage_never_overspends_a_daily_quota()
     {
         var tokenId = Ids.New(Time);

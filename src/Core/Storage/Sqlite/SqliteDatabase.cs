@@ -31,8 +31,8 @@ public sealed class SqliteDatabase(IOptions<IronAuthOptions> options) : IStoreLi
     // busy_timeout: without it a locked write fails at once and Microsoft.Data.Sqlite retries with
     // 150 ms sleeps, stalling seconds when two processes share the file. synchronous=NORMAL is safe in
     // WAL mode and avoids an fsync per commit. temp_store=MEMORY: a RETURNING clause collects its rows in a
-    // temporary table, which the bundled SQLite otherwise backs with a file; that made each metering
-    // statement (bucket take, quota-checked add) 5 to 8 times slower.
+    // temporary table, which the bundled SQLite otherwise backs with a file; that made statements with
+    // RETURNING (once the metering statements) 5 to 8 times slower.
     private readonly string pragmas = string.Create(
         CultureInfo.InvariantCulture,
         $"PRAGMA busy_timeout={(int)options.Value.Sqlite.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;");

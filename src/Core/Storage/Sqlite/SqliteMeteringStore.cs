@@ -4,13 +4,13 @@ using IronAuth.Core.Limits;
 namespace IronAuth.Core.Storage.Sqlite;
 
 /// <summary>
-/// The bucket take and the quota-checked count of one token use: the two statements of
-/// <see cref="SqliteRateBucketStore"/> and <see cref="SqliteUsageStore"/>, run back to back on the write
-/// connection. Uses that arrive together are committed together: one writer loop takes every use waiting,
-/// runs them in order inside one BEGIN IMMEDIATE transaction and commits once, so the commit and the hand-over
-/// of the writer are paid per batch rather than per use. Each statement is still conditional and runs under
-/// the database's write lock, so the guarantees are those of the single calls, across processes too; and no
-/// caller hears its result before the transaction holding it has committed.
+/// The bucket take and the quota-checked count of one token use (<see cref="SqliteRateBucketStore"/> and
+/// <see cref="SqliteUsageStore"/>: each reads its row, decides in C# and writes), run back to back on the write
+/// connection. Uses that arrive together are committed together: one writer loop takes every use waiting, runs them
+/// in order inside one BEGIN IMMEDIATE transaction and commits once, so the commit and the hand-over of the writer
+/// are paid per batch rather than per use. The transaction holds the database's write lock from the first read to
+/// the commit, so the guarantees are those of the single calls, across processes too; and no caller hears its
+/// result before the transaction holding it has committed.
 /// </summary>
 /// <remarks>
 /// The loop has a thread of its own rather than a pool thread: every token use waits for it, and under load a pool

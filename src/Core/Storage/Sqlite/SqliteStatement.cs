@@ -31,12 +31,8 @@ internal sealed class SqliteStatement : IDisposable
 
     public SqliteStatement Bind(string name, double value) => Check(raw.sqlite3_bind_double(statement, positions[name], value));
 
-    /// <summary>Runs a statement that returns no rows; returns how many rows it inserted, updated or deleted.</summary>
-    public int Execute()
-    {
-        Single(_ => 0);
-        return raw.sqlite3_changes(db);
-    }
+    /// <summary>Runs a statement that returns no rows.</summary>
+    public void Execute() => Single(_ => 0);
 
     /// <summary>
     /// Runs the statement to its end and returns its first row mapped by <paramref name="map"/>, or default when

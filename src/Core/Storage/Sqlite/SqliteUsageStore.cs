@@ -6,23 +6,14 @@ namespace IronAuth.Core.Storage.Sqlite;
 
 public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
 {
-    // The WHERE clauses are QuotaRules.Refusal in SQL: a capped counter must not be used up already and
-    // must stay within its cap after the delta. Check and add are one statement under SQLite's write lock.
-    // No RETURNING on this hot statement: the row is read after it (see SqliteRateBucketStore.TakeSql).
-    private const string TryAddSql = """
-        INSERT INTO usage_days (token_id, day, requests, tokens, cost_micros)
-        SELECT @token_id, @day, @requests, @tokens, @cost
-        WHERE NOT ((@requests_cap > 0 AND @requests > @requests_cap)
-                OR (@tokens_cap > 0 AND @tokens > @tokens_cap)
-                OR (@cost_cap > 0 AND @cost > @cost_cap))
-        ON CONFLICT (token_id, day) DO UPDATE SET
-            requests = requests + @requests, tokens = tokens + @tokens, cost_micros = cost_micros + @cost
-        WHERE NOT ((@requests_cap > 0 AND (requests >= @requests_cap OR requests + @requests > @requests_cap))
-                OR (@tokens_cap > 0 AND (tokens >= @tokens_cap OR tokens + @tokens > @tokens_cap))
-                OR (@cost_cap > 0 AND (cost_micros >= @cost_cap OR cost_micros + @cost > @cost_cap)));
-        """;
-
+    // Read, decide (QuotaRules.TryAdd, as the Table store does) and write inside the caller's write transaction, which
+    // holds the database's write lock throughout: concurrent callers from any process never overspend a quota.
     private const string Day = "SELECT requests, tokens, cost_micros FROM usage_days WHERE token_id = @token_id AND day = @day;";
+
+    private const string Write = """
+        INSERT INTO usage_days (token_id, day, requests, tokens, cost_micros) VALUES (@token_id, @day, @requests, @tokens, @cost)
+        ON CONFLICT (token_id, day) DO UPDATE SET requests = @requests, tokens = @tokens, cost_micros = @cost;
+        """;
 
     private const string Add = """
         INSERT INTO usage_days (token_id, day, requests, tokens, cost_micros) VALUES (@token_id, @day, @requests, @tokens, @cost)
@@ -41,28 +32,31 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
         return added;
     }
 
-    /// <summary>The quota-checked add on a write connection the caller holds (see <see cref="SqliteMeteringStore"/>).</summary>
+    /// <summary>
+    /// The quota-checked add on the write connection, inside a write transaction the caller holds (see
+    /// <see cref="SqliteMeteringStore"/>).
+    /// </summary>
     internal static UsageOutcome TryAdd(SqliteConnectionLease connection, string tokenId, DateOnly day, UsageDelta delta, Quota quota)
     {
         var key = Key(day);
-        var added = connection.Statement(TryAddSql)
-            .Bind("@token_id", tokenId)
-            .Bind("@day", key)
-            .Bind("@requests", delta.Requests)
-            .Bind("@tokens", delta.Tokens)
-            .Bind("@cost", delta.CostMicros)
-            .Bind("@requests_cap", quota.DailyRequests)
-            .Bind("@tokens_cap", quota.DailyTokens)
-            .Bind("@cost_cap", quota.DailyCostMicros)
-            .Execute() == 1;
         var current = connection.Statement(Day)
             .Bind("@token_id", tokenId)
             .Bind("@day", key)
             .Single(row => new UsageDay(tokenId, day, raw.sqlite3_column_int64(row, 0), raw.sqlite3_column_int64(row, 1), raw.sqlite3_column_int64(row, 2)))
             ?? new UsageDay(tokenId, day, 0, 0, 0);
-        return added
-            ? new UsageOutcome(true, current, QuotaRules.Exhausted(current, quota))
-            : new UsageOutcome(false, current, QuotaRules.Refusal(current, delta, quota));
+        var outcome = QuotaRules.TryAdd(current, delta, quota);
+        if (outcome.Added)
+        {
+            connection.Statement(Write)
+                .Bind("@token_id", tokenId)
+                .Bind("@day", key)
+                .Bind("@requests", outcome.Day.Requests)
+                .Bind("@tokens", outcome.Day.Tokens)
+                .Bind("@cost", outcome.Day.CostMicros)
+                .Execute();
+        }
+
+        return outcome;
     }
 
     public async Task<UsageDay> AddAsync(string tokenId, DateOnly day, UsageDelta delta, CancellationToken cancellationToken)

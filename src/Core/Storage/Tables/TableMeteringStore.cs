@@ -605,21 +605,15 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
 
         private BucketTake TakeOne(Take take)
         {
-            // The SQLite statement's arithmetic: refill since the last take (never negative, so a clock that
-            // runs behind in another process cannot refill twice), capped at capacity; take a whole token.
-            var now = take.Now.ToUnixTimeMilliseconds();
-            var level = HasBucket ? Math.Min(take.Capacity, Level + (Math.Max(0, now - At) * take.RefillPerSecond / 1000.0)) : take.Capacity;
-            if (level < 1)
+            var stored = HasBucket ? new BucketState(Level, At) : (BucketState?)null;
+            if (BucketState.Take(stored, take.Capacity, take.RefillPerSecond, take.Now.ToUnixTimeMilliseconds(), out var outcome) is { } after)
             {
-                return BucketTake.From(false, level, take.Capacity, take.RefillPerSecond);
+                (Level, At, FullAt) = (after.Level, after.At, after.FullAt(take.Capacity, take.RefillPerSecond));
+                HasBucket = true;
+                Changed = true;
             }
 
-            At = HasBucket ? Math.Max(At, now) : now;
-            Level = level - 1;
-            FullAt = At + (long)((take.Capacity - Level) * 1000.0 / take.RefillPerSecond);
-            HasBucket = true;
-            Changed = true;
-            return BucketTake.From(true, Level, take.Capacity, take.RefillPerSecond);
+            return outcome;
         }
 
         private UsageOutcome Add(string key, Count count)
@@ -633,19 +627,14 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             }
 
             Day ??= count.Day;
-            var current = new UsageDay(key, count.Day, Requests, Tokens, CostMicros);
-            var refusal = QuotaRules.Refusal(current, count.Delta, count.Quota);
-            if (refusal != QuotaKind.None)
+            var outcome = QuotaRules.TryAdd(new UsageDay(key, count.Day, Requests, Tokens, CostMicros), count.Delta, count.Quota);
+            if (outcome.Added)
             {
-                return new UsageOutcome(false, current, refusal);
+                (Requests, Tokens, CostMicros) = (outcome.Day.Requests, outcome.Day.Tokens, outcome.Day.CostMicros);
+                Changed = true;
             }
 
-            Requests += count.Delta.Requests;
-            Tokens += count.Delta.Tokens;
-            CostMicros += count.Delta.CostMicros;
-            Changed = true;
-            var after = new UsageDay(key, count.Day, Requests, Tokens, CostMicros);
-            return new UsageOutcome(true, after, QuotaRules.Exhausted(after, count.Quota));
+            return outcome;
         }
     }
 }
