@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using IronAuth.Api.Contracts;
 
 namespace IronAuth.Api.Http;
 
@@ -18,6 +20,46 @@ public static class ApiJson
         options.NumberHandling = JsonNumberHandling.Strict;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         options.MaxDepth = 16;
+        // The contracts' metadata comes from the source generator (ApiJsonContext), which also writes them without
+        // the reflection serializer's per-property bookkeeping; anything else still goes through reflection.
+        options.TypeInfoResolver = JsonTypeInfoResolver.Combine(ApiJsonContext.Default, options.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver());
         return options;
     }
 }
+
+/// <summary>
+/// Source-generated metadata for the request and response contracts, with the settings of <see cref="ApiJson.Configure"/>
+/// (which it must match for the generated writers to be used).
+/// </summary>
+[JsonSourceGenerationOptions(
+    JsonSerializerDefaults.Web,
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true,
+    NumberHandling = JsonNumberHandling.Strict,
+    MaxDepth = 16)]
+[JsonSerializable(typeof(LoginRequest))]
+[JsonSerializable(typeof(RefreshRequest))]
+[JsonSerializable(typeof(PasswordResetConfirmRequest))]
+[JsonSerializable(typeof(TokenResponse))]
+[JsonSerializable(typeof(MeResponse))]
+[JsonSerializable(typeof(JwksResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(CreateTokenRequest))]
+[JsonSerializable(typeof(ApiTokenResponse))]
+[JsonSerializable(typeof(CreatedTokenResponse))]
+[JsonSerializable(typeof(VerifyTokenRequest))]
+[JsonSerializable(typeof(VerifyTokenResponse))]
+[JsonSerializable(typeof(RecordUsageRequest))]
+[JsonSerializable(typeof(RecordedUsageResponse))]
+[JsonSerializable(typeof(List<UsageDayResponse>))]
+[JsonSerializable(typeof(CreateUserRequest))]
+[JsonSerializable(typeof(SuspendUserRequest))]
+[JsonSerializable(typeof(SetRoleRequest))]
+[JsonSerializable(typeof(ChangePasswordRequest))]
+[JsonSerializable(typeof(PasswordResetResponse))]
+[JsonSerializable(typeof(UserResponse))]
+[JsonSerializable(typeof(PageResponse<UserResponse>))]
+[JsonSerializable(typeof(PageResponse<ApiTokenResponse>))]
+[JsonSerializable(typeof(PageResponse<AuditEntryResponse>))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;
