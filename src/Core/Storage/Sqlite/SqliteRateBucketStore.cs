@@ -19,7 +19,7 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     public async Task<BucketTake> TakeAsync(string key, int capacity, double refillPerSecond, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
-        // The write and the read after it in one transaction, so no other process writes between them.
+        // The read, the decision and the write in one transaction, so no other process writes between them.
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         var taken = Take(connection, key, capacity, refillPerSecond, now);
         await transaction.CommitAsync();

@@ -25,7 +25,7 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     public async Task<UsageOutcome> TryAddAsync(string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
-        // The write and the read after it in one transaction, so no other process writes between them.
+        // The read, the decision and the write in one transaction, so no other process writes between them.
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         var added = TryAdd(connection, tokenId, day, delta, quota);
         await transaction.CommitAsync();
