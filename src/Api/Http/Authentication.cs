@@ -15,7 +15,7 @@ public static class Authentication
         new(FailureKind.Unauthorized, "missing_credentials", "Send an access token or API token as 'Authorization: Bearer <token>'.");
 
     /// <summary>The caller, or a problem response to return as is.</summary>
-    public static async Task<(Caller? Caller, IResult? Problem)> AuthenticateAsync(this HttpRequest request)
+    public static async ValueTask<(Caller? Caller, IResult? Problem)> AuthenticateAsync(this HttpRequest request)
     {
         var context = request.HttpContext;
         if (!TryGetBearer(request, out var token))
@@ -41,7 +41,7 @@ public static class Authentication
     /// Authenticates and requires <paramref name="permission"/> over the data of <paramref name="ownerId"/>
     /// (null: over everyone's). The caller, or a problem response to return as is.
     /// </summary>
-    public static async Task<(Caller? Caller, IResult? Problem)> AuthorizeAsync(this HttpRequest request, string permission, string? ownerId = null)
+    public static async ValueTask<(Caller? Caller, IResult? Problem)> AuthorizeAsync(this HttpRequest request, string permission, string? ownerId = null)
     {
         var (caller, problem) = await request.AuthenticateAsync();
         if (problem is not null)

@@ -10,7 +10,7 @@ public static class JsonBody
     /// <summary>No IronAuth request needs more; larger bodies are refused with 413 before parsing.</summary>
     public const int MaxBytes = 64 * 1024;
 
-    public static async Task<(T? Value, IResult? Problem)> ReadAsync<T>(HttpRequest request, bool optional = false)
+    public static async ValueTask<(T? Value, IResult? Problem)> ReadAsync<T>(HttpRequest request, bool optional = false)
         where T : class
     {
         if (request.ContentLength > MaxBytes)

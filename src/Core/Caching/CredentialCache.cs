@@ -28,12 +28,13 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
 
     private TimeSpan Ttl => options.Value.Tokens.CacheTtl;
 
-    public async Task<ApiToken?> GetTokenAsync(byte[] digest, Func<Task<ApiToken?>> load) =>
-        await GetAsync(tokens, Convert.ToBase64String(digest), load);
+    // ValueTask: a hit (nearly every call under load) completes synchronously and allocates nothing.
+    public ValueTask<ApiToken?> GetTokenAsync(byte[] digest, Func<Task<ApiToken?>> load) =>
+        GetAsync(tokens, Convert.ToBase64String(digest), load);
 
-    public async Task<Session?> GetSessionAsync(string id, Func<Task<Session?>> load) => await GetAsync(sessions, id, load);
+    public ValueTask<Session?> GetSessionAsync(string id, Func<Task<Session?>> load) => GetAsync(sessions, id, load);
 
-    public async Task<User?> GetUserAsync(string id, Func<Task<User?>> load) => await GetAsync(users, id, load);
+    public ValueTask<User?> GetUserAsync(string id, Func<Task<User?>> load) => GetAsync(users, id, load);
 
     public void EvictToken(byte[] digest) => Evict(tokens, Convert.ToBase64String(digest));
 
@@ -63,20 +64,23 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
         }
     }
 
-    private async Task<T?> GetAsync<T>(ConcurrentDictionary<string, Entry<T>> entries, string key, Func<Task<T?>> load)
+    private ValueTask<T?> GetAsync<T>(ConcurrentDictionary<string, Entry<T>> entries, string key, Func<Task<T?>> load)
         where T : class
     {
         var now = time.GetUtcNow();
         if (Ttl <= TimeSpan.Zero)
         {
-            return await load();
+            return new ValueTask<T?>(load());
         }
 
-        if (entries.TryGetValue(key, out var cached) && cached.Expires > now)
-        {
-            return cached.Value;
-        }
+        return entries.TryGetValue(key, out var cached) && cached.Expires > now
+            ? new ValueTask<T?>(cached.Value)
+            : LoadAsync(entries, key, load, now);
+    }
 
+    private async ValueTask<T?> LoadAsync<T>(ConcurrentDictionary<string, Entry<T>> entries, string key, Func<Task<T?>> load, DateTimeOffset now)
+        where T : class
+    {
         var generation = Volatile.Read(ref evictions);
         var value = await load();
         if (value is null)

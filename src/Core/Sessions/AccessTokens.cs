@@ -62,7 +62,7 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
     /// skips the signature check, which is most of the cost of a JWT-authenticated request. Session and user
     /// state are checked by the caller on every request regardless.
     /// </summary>
-    public async Task<AccessTokenClaims?> ValidateAsync(string token)
+    public async ValueTask<AccessTokenClaims?> ValidateAsync(string token)
     {
         var now = time.GetUtcNow();
         if (validated.TryGetValue(token, out var hit))

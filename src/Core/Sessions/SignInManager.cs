@@ -152,7 +152,7 @@ public sealed partial class SignInManager(
     /// token. Session and user come through <see cref="CredentialCache"/>: logout, revocation, suspension and
     /// demotion take effect at once on the instance that made them, and within the cache TTL on the others.
     /// </summary>
-    public async Task<Result<Caller>> AuthenticateAsync(string accessToken, CancellationToken cancellationToken)
+    public async ValueTask<Result<Caller>> AuthenticateAsync(string accessToken, CancellationToken cancellationToken)
     {
         if (await accessTokens.ValidateAsync(accessToken) is not { } claims)
         {
