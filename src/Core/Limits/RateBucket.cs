@@ -51,9 +51,9 @@ public readonly record struct BucketState(double Level, long At)
 }
 
 /// <summary>
-/// Token buckets (capacity = burst, refilled continuously at requests-per-second). A take is one atomic
-/// conditional update: under any concurrency, across processes, a bucket never admits more than its
-/// capacity plus what refilled in the meantime.
+/// Token buckets (capacity = burst, refilled continuously at requests-per-second). A take is one atomic step
+/// (<see cref="BucketState.Take"/> between a read and a write that no other writer can come between): under any
+/// concurrency, across processes, a bucket never admits more than its capacity plus what refilled in the meantime.
 /// </summary>
 public interface IRateBucketStore
 {
