@@ -66,7 +66,11 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
             Add,
             r => new UsageDay(tokenId, day, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)),
             cancellationToken,
-            Parameters(tokenId, day, delta));
+            ("@token_id", tokenId),
+            ("@day", Key(day)),
+            ("@requests", delta.Requests),
+            ("@tokens", delta.Tokens),
+            ("@cost", delta.CostMicros));
         return rows[0];
     }
 
@@ -81,15 +85,6 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
             ("@from", Key(from)),
             ("@to", Key(to)));
     }
-
-    private static (string, object?)[] Parameters(string tokenId, DateOnly day, UsageDelta delta) =>
-    [
-        ("@token_id", tokenId),
-        ("@day", Key(day)),
-        ("@requests", delta.Requests),
-        ("@tokens", delta.Tokens),
-        ("@cost", delta.CostMicros),
-    ];
 
     private static string Key(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 }
