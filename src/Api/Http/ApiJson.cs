@@ -20,16 +20,17 @@ public static class ApiJson
         options.NumberHandling = JsonNumberHandling.Strict;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         options.MaxDepth = 16;
-        // The contracts' metadata comes from the source generator (ApiJsonContext), which also writes them without
-        // the reflection serializer's per-property bookkeeping; anything else still goes through reflection.
+        // The contracts' metadata comes from the source generator (ApiJsonContext) rather than being built by
+        // reflection on first use; anything else still goes through reflection.
         options.TypeInfoResolver = JsonTypeInfoResolver.Combine(ApiJsonContext.Default, options.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver());
         return options;
     }
 }
 
 /// <summary>
-/// Source-generated metadata for the request and response contracts, with the settings of <see cref="ApiJson.Configure"/>
-/// (which it must match for the generated writers to be used).
+/// Source-generated metadata for the request and response contracts, declared with the settings of
+/// <see cref="ApiJson.Configure"/> (keep the two alike). Only the metadata is used: the generated fast-path writers need
+/// the context's own options, and ASP.NET Core's JSON options (with their encoder) are not those.
 /// </summary>
 [JsonSourceGenerationOptions(
     JsonSerializerDefaults.Web,
