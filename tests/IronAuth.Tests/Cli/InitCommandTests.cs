@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Runtime.Versioning;
 using System.Text.RegularExpressions;
 using IronAuth.Tests.Support;
 
@@ -25,6 +26,22 @@ public sealed class InitCommandTests : IDisposable
         // The server signs with the key init stored, not one of its own.
         var jwks = await (await server.Client.GetAsync("api/auth/jwks.json")).ReadJsonAsync();
         Assert.Equal(keyId, Assert.Single(jwks["keys"]!.AsArray())!["kid"]!.GetValue<string>());
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task Init_creates_the_store_files_readable_by_their_owner_only()
+    {
+        // The file holds the generated signing key: readable by others, it lets anyone on the machine forge tokens.
+        await cli.SucceedWithInputAsync(CliRunner.Password + "\n", "init", "--admin-username", "root", "--admin-password-stdin");
+        await cli.SucceedAsync("users", "list");
+
+        foreach (var file in new[] { cli.DatabasePath, cli.DatabasePath + "-wal", cli.DatabasePath + "-shm" }.Where(File.Exists))
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        }
+
+        Assert.True(File.Exists(cli.DatabasePath));
     }
 
     [Fact]

@@ -19,6 +19,7 @@ public sealed class SqliteDatabase(IOptions<IronAuthOptions> options) : IStoreLi
     private readonly ConcurrentBag<SqliteConnectionLease> readers = [];
     private SqliteConnectionLease? writer;
     private bool disposed;
+    private int filesSecured;
 
     private readonly string connectionString = new SqliteConnectionStringBuilder
     {
@@ -95,6 +96,12 @@ public sealed class SqliteDatabase(IOptions<IronAuthOptions> options) : IStoreLi
 
     private async Task<SqliteConnectionLease> OpenAsync(CancellationToken cancellationToken)
     {
+        // Before SQLite first creates the file: it holds the signing key and every digest (see SqliteFiles).
+        if (Interlocked.Exchange(ref filesSecured, 1) == 0)
+        {
+            SqliteFiles.Secure(options.Value.Sqlite.Path);
+        }
+
         var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
         var lease = new SqliteConnectionLease(connection);
