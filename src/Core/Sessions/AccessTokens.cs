@@ -57,7 +57,8 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
     }
 
     /// <summary>
-    /// Validates signature, algorithm, type, issuer, audience and lifetime; null when any fails. A token that
+    /// Validates signature, algorithm, type, issuer, audience, lifetime and that no critical header extension is
+    /// named; null when any fails. A token that
     /// validated is remembered (by its exact text) until it expires, so a client presenting the same token again
     /// skips the signature check, which is most of the cost of a JWT-authenticated request. Session and user
     /// state are checked by the caller on every request regardless.
@@ -77,6 +78,9 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
 
         var result = await handler.ValidateTokenAsync(token, parameters ??= await CreateParametersAsync());
         if (!result.IsValid || result.SecurityToken is not JsonWebToken parsed
+            // RFC 7515 §4.1.11: an extension listed in "crit" that the recipient does not understand makes the JWS
+            // invalid. IronAuth understands none (and never issues one), so any "crit" is refused.
+            || parsed.TryGetHeaderValue<object>("crit", out _)
             || !parsed.TryGetPayloadValue<string>(JwtRegisteredClaimNames.Sid, out var sid)
             || !Ids.IsWellFormed(sid) || !Ids.IsWellFormed(parsed.Subject))
         {

@@ -2,7 +2,9 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using IronAuth.Core.Signing;
 using IronAuth.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -89,6 +91,28 @@ public abstract class JwksTests(string store)
         // The genuine token passes both checks, so the rejections above are about the signature.
         Assert.True((await handler.ValidateTokenAsync(tokens.Access, parameters)).IsValid);
         Assert.Equal(HttpStatusCode.OK, (await server.NewClient(tokens.Access).GetAsync("api/auth/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_token_that_names_a_critical_extension_is_rejected_even_with_a_good_signature()
+    {
+        // RFC 7515 §4.1.11: a recipient that does not understand an extension listed in "crit" must reject the JWS.
+        // IronAuth understands none, so any "crit" header is refused, however well signed.
+        await using var server = await TestServer.StartAsync(store);
+        var tokens = await server.LoginAdminAsync();
+        var original = new JsonWebToken(tokens.Access);
+        var payload = Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(original.EncodedPayload));
+        var credentials = (await server.Services.GetRequiredService<SigningKeys>().GetAsync()).Credentials;
+        var handler = new JsonWebTokenHandler();
+        string Sign(Dictionary<string, object> header) => handler.CreateToken(payload, credentials, header);
+
+        var critical = Sign(new() { ["typ"] = "at+jwt", ["crit"] = new[] { "urn:example:must-understand" }, ["urn:example:must-understand"] = true });
+        var plain = Sign(new() { ["typ"] = "at+jwt" });
+
+        Assert.Contains("\"crit\"", Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(critical.Split('.')[0])), StringComparison.Ordinal);
+        await (await server.NewClient(critical).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
+        // The same token re-signed without "crit" passes, so the refusal above is about the header alone.
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(plain).GetAsync("api/auth/me")).StatusCode);
     }
 
     [Fact]
