@@ -36,6 +36,19 @@ internal static class ServeCommand
     /// <summary>Runs the server with <paramref name="args"/> as ASP.NET Core command-line configuration.</summary>
     public static async Task<int> ServeAsync(CliContext cli, string[] args, CancellationToken cancellationToken)
     {
+        if (CommandLineSecrets.Find(args) is { Count: > 0 } secrets)
+        {
+            foreach (var key in secrets)
+            {
+                cli.Error.WriteLine(
+                    $"ironauth: refusing to start: {key} is a secret, and command-line arguments are visible to every local user "
+                    + $"(ps) and kept in shell history. Set the environment variable {CommandLineSecrets.EnvironmentVariable(key)} "
+                    + "or put it in appsettings.json (or a Key Vault reference) instead.");
+            }
+
+            return IronAuthCli.UsageError;
+        }
+
         var builder = IronAuthServer.CreateBuilder(args);
         cli.Environment.ConfigureHost?.Invoke(builder);
         await using var app = IronAuthServer.Build(builder);

@@ -32,6 +32,21 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Theory]
+    [InlineData("serve --IronAuth:Bootstrap:AdminPassword=hunter2-hunter2", "IronAuth__Bootstrap__AdminPassword")]
+    [InlineData("--urls http://127.0.0.1:0 --IronAuth:Jwt:SigningKey hunter2-key", "IronAuth__Jwt__SigningKey")]
+    [InlineData("serve /IronAuth:Jwt:SigningKey hunter2-key", "IronAuth__Jwt__SigningKey")]
+    [InlineData("serve --tables-connection-string DefaultEndpointsProtocol=https;AccountName=a;AccountKey=hunter2", "IronAuth__Tables__ConnectionString")]
+    public async Task Serve_refuses_secrets_on_the_command_line_and_names_the_variable_to_use(string commandLine, string variable)
+    {
+        var result = await cli.RunAsync(commandLine.Split(' '));
+
+        Assert.Equal(IronAuthCli.UsageError, result.ExitCode);
+        Assert.Contains("refusing to start", result.Error, StringComparison.Ordinal);
+        Assert.Contains(variable, result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", result.Error + result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [MemberData(nameof(CommandPaths))]
     public async Task Every_command_has_help(string path)
     {
