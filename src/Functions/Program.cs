@@ -1,3 +1,5 @@
+using IronAuth.Api.Http;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -5,6 +7,16 @@ using Microsoft.Extensions.Logging;
 
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
+// The headers every API response carries (nosniff, no-store by default), as the server's pipeline adds them.
+builder.UseMiddleware(static (context, next) =>
+{
+    if (context.GetHttpContext() is { } http)
+    {
+        ResponseDefaults.Register(http.Response);
+    }
+
+    return next();
+});
 
 // Quiet framework logging in code, as the server does: without it ASP.NET Core logs every request at Information.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);

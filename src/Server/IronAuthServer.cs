@@ -1,3 +1,5 @@
+using IronAuth.Api.Http;
+
 namespace IronAuth.Server;
 
 /// <summary>The self-hosted server: Kestrel serving the IronAuth API over the configured store.</summary>
@@ -36,6 +38,11 @@ public static class IronAuthServer
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+        app.Use(static (context, next) =>
+        {
+            ResponseDefaults.Register(context.Response);
+            return next(context);
+        });
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseCors();

@@ -18,9 +18,12 @@ public static class Problems
 
         if (status == StatusCodes.Status401Unauthorized)
         {
-            context.Response.Headers.WWWAuthenticate = failure.Code == "missing_credentials"
-                ? "Bearer"
-                : $"Bearer error=\"invalid_token\", error_description=\"{failure.Detail}\"";
+            // RFC 6750 §3: error="invalid_token" answers a bearer token that was presented and refused. A 401 without
+            // one (no Authorization header, or a failed sign-in or refresh, whose credentials are in the body) carries
+            // the bare challenge, so a client does not throw away a good access token it never sent.
+            context.Response.Headers.WWWAuthenticate = failure.Code == "invalid_token"
+                ? $"Bearer error=\"invalid_token\", error_description=\"{failure.Detail}\""
+                : "Bearer";
         }
 
         return Create(status, failure.Code, failure.Detail);
