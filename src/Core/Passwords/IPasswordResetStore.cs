@@ -13,4 +13,10 @@ public interface IPasswordResetStore
 
     /// <summary>Spends the ticket; true for exactly one of any number of concurrent callers.</summary>
     Task<bool> SpendAsync(byte[] digest, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Spends every unspent ticket of the user (its password was set another way, so an outstanding reset must not
+    /// undo that); returns how many were.
+    /// </summary>
+    Task<int> SpendAllAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken);
 }

@@ -290,6 +290,25 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Spending_all_of_a_users_reset_tickets_leaves_other_users_tickets_usable()
+    {
+        var userId = Ids.New(Time);
+        var otherId = Ids.New(Time);
+        var now = Time.GetUtcNow();
+        var mine = new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), userId, now, now.AddMinutes(30));
+        var theirs = new PasswordResetTicket(Ids.Digest(Ids.NewSecret()), otherId, now, now.AddMinutes(30));
+        await Resets.AddAsync(mine, default);
+        await Resets.AddAsync(theirs, default);
+
+        Assert.Equal(1, await Resets.SpendAllAsync(userId, now, default));
+
+        Assert.Null(await Resets.FindUsableAsync(mine.Digest, now, default));
+        Assert.False(await Resets.SpendAsync(mine.Digest, now, default));
+        Assert.NotNull(await Resets.FindUsableAsync(theirs.Digest, now, default));
+        Assert.Equal(0, await Resets.SpendAllAsync(userId, now, default));
+    }
+
+    [Fact]
     public async Task Concurrent_first_key_stores_agree_on_one_key()
     {
         var id = "test-" + Guid.NewGuid().ToString("N")[..8];

@@ -43,4 +43,14 @@ public sealed class SqlitePasswordResetStore(SqliteDatabase database) : IPasswor
             ("@now", now.ToUnixMs()),
             ("@digest", digest)) == 1;
     }
+
+    public async Task<int> SpendAllAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.WriteAsync(cancellationToken);
+        return await connection.ExecuteAsync(
+            "UPDATE password_resets SET spent_at = @now WHERE user_id = @user_id AND spent_at IS NULL;",
+            cancellationToken,
+            ("@now", now.ToUnixMs()),
+            ("@user_id", userId));
+    }
 }

@@ -115,6 +115,35 @@ public sealed class TablePasswordResetStore(TableStorage storage) : IPasswordRes
         }
     }
 
+    public async Task<int> SpendAllAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (!TableEntities.IsKeySafe(userId))
+        {
+            return 0;
+        }
+
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UserPrefix + userId} and Spent eq false");
+        var spent = 0;
+        await foreach (var unspent in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            // (The partition's "latest" marker has no Spent property, so the filter leaves it out.)
+            var etag = unspent.ETag;
+            unspent["Spent"] = true;
+            unspent["SpentAt"] = now;
+            try
+            {
+                await Table.UpdateEntityAsync(unspent, etag, TableUpdateMode.Replace, cancellationToken);
+                spent++;
+            }
+            catch (RequestFailedException e) when (e.Status == TableEntities.PreconditionFailed)
+            {
+                // Spent by someone else since it was read: a ticket only ever changes by being spent.
+            }
+        }
+
+        return spent;
+    }
+
     /// <summary>The user id and hex digest of a purge index key written by <see cref="AddAsync"/>.</summary>
     internal static (string UserId, string Digest) ParseIndexKey(string key)
     {
