@@ -54,8 +54,8 @@ param signingKeySecretName string = 'ironauth-jwt-signing-key'
 @secure()
 param signingKeyPem string = ''
 
-@description('JWT issuer (iss) of access tokens: IronAuth:Jwt:Issuer.')
-param jwtIssuer string = 'ironauth'
+@description('JWT issuer (iss) of access tokens and of the discovery document (IronAuth:Jwt:Issuer): an https URL ending in /api, as clients reach the app. Empty: https://<the app\'s default host name>/api.')
+param jwtIssuer string = ''
 
 @description('JWT audience (aud) of access tokens: IronAuth:Jwt:Audience.')
 param jwtAudience string = 'ironauth'
@@ -139,6 +139,9 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
+// The issuer is where clients find the discovery document: {issuer}/.well-known/openid-configuration.
+var issuer = empty(jwtIssuer) ? 'https://${functionApp.outputs.defaultHostName}/api' : jwtIssuer
+
 // Applied after the role assignments, so the host's first start finds its storage and Key Vault
 // permissions in place (a Key Vault reference that fails is otherwise retried only on restart or after
 // 24 hours). Flex Consumption takes the runtime from functionAppConfig: FUNCTIONS_WORKER_RUNTIME and
@@ -153,12 +156,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
     IronAuth__Store: 'tables'
     IronAuth__Tables__ServiceUri: storage.outputs.tableEndpoint
     IronAuth__Jwt__SigningKey: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.signingKeySecretUri})'
-    IronAuth__Jwt__Issuer: jwtIssuer
+    IronAuth__Jwt__Issuer: issuer
     IronAuth__Jwt__Audience: jwtAudience
     IronAuth__Maintenance__Schedule: maintenanceSchedule
   }
+  // (functionApp is a dependency already: the issuer reads its host name.)
   dependsOn: [
-    functionApp
     access
     monitoring
   ]
@@ -169,6 +172,9 @@ output functionAppName string = functionApp.outputs.functionAppName
 
 @description('Base URL of the app.')
 output appUrl string = 'https://${functionApp.outputs.defaultHostName}'
+
+@description('Issuer of access tokens: JwtBearer Authority, APIM validate-jwt openid-config is this + /.well-known/openid-configuration.')
+output issuer string = issuer
 
 @description('Public signing keys (JWKS) for services that verify IronAuth access tokens.')
 output jwksUrl string = 'https://${functionApp.outputs.defaultHostName}/api/auth/jwks.json'

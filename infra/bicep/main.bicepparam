@@ -7,7 +7,8 @@ param storageSku = 'Standard_LRS'
 param maximumInstanceCount = 100
 param instanceMemoryMB = 2048
 
-param jwtIssuer = 'ironauth'
+// Empty: https://<the app's host name>/api. Set it when clients reach the app by another name (a custom domain, APIM).
+param jwtIssuer = ''
 param jwtAudience = 'ironauth'
 param maintenanceSchedule = '0 */5 * * * *'
 

@@ -1,5 +1,6 @@
 using IronAuth.Api.Contracts;
 using IronAuth.Api.Endpoints;
+using IronAuth.Api.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -14,6 +15,8 @@ public sealed record ApiRoute(string Method, string Route, string Name, string S
 public static class IronAuthRoutes
 {
     public const string Prefix = "api";
+    public const string JwksRoute = "auth/jwks.json";
+    public const string TokenRoute = "oauth/token";
 
     public static IReadOnlyList<ApiRoute> All { get; } =
     [
@@ -25,7 +28,7 @@ public static class IronAuthRoutes
             b => b.Produces(204).Problems(400, 401)),
         new("GET", "auth/me", "Me", "The authenticated caller", AuthEndpoints.Me,
             b => b.Produces<MeResponse>().Problems(401)),
-        new("GET", "auth/jwks.json", "Jwks", "Public keys that verify access tokens (JWKS)", AuthEndpoints.Jwks,
+        new("GET", JwksRoute, "Jwks", "Public keys that verify access tokens (JWKS)", AuthEndpoints.Jwks,
             b => b.Produces<JwksResponse>()),
         new("POST", "auth/password-reset/confirm", "ConfirmPasswordReset", "Set a new password with a one-time reset token", AuthEndpoints.ConfirmPasswordReset,
             b => b.Accepts<PasswordResetConfirmRequest>("application/json").Produces(204).Problems(400)),
@@ -70,6 +73,12 @@ public static class IronAuthRoutes
 
         new("GET", "audit", "ListAudit", "Audit entries, newest first", AuditEndpoints.List,
             b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401)),
+        new("GET", ".well-known/openid-configuration", "OpenIdConfiguration", "OpenID Provider and OAuth 2.0 authorization server metadata", OAuthEndpoints.Discovery,
+            b => b.Produces(StatusCodes.Status200OK, contentType: "application/json")),
+        new("POST", TokenRoute, "OAuthToken", "OAuth 2.0 token endpoint: password, refresh_token and client_credentials grants (form-encoded)", OAuthEndpoints.Token,
+            b => b.Accepts<Dictionary<string, string>>("application/x-www-form-urlencoded").Produces<OAuthTokenResponse>()
+                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(429).Produces<OAuthError>(503)),
+
         new("GET", "health", "Health", "Liveness and store reachability", AuthEndpoints.Health,
             b => b.Produces<HealthResponse>().Produces<HealthResponse>(503)),
         new("GET", "openapi.json", "OpenApi", "This OpenAPI document", OpenApiEndpoints.Document,

@@ -71,8 +71,18 @@ public sealed class AppSettingsTests(CompiledInfra infra)
             (string?)component.Properties["WorkspaceResourceId"]);
     }
 
+    [Fact]
+    public void The_issuer_is_the_parameter_or_else_the_apps_own_https_address_with_the_api_prefix()
+    {
+        var issuer = Setting("IronAuth__Jwt__Issuer");
+
+        Assert.StartsWith("[if(empty(parameters('jwtIssuer')), format('https://{0}/api',", issuer, StringComparison.Ordinal);
+        Assert.Contains("defaultHostName", issuer, StringComparison.Ordinal);
+        Assert.EndsWith("parameters('jwtIssuer'))]", issuer, StringComparison.Ordinal);
+        Assert.Equal("", (string?)infra.Template.Root["parameters"]?["jwtIssuer"]?["defaultValue"]);
+    }
+
     [Theory]
-    [InlineData("IronAuth__Jwt__Issuer", "jwtIssuer", "ironauth")]
     [InlineData("IronAuth__Jwt__Audience", "jwtAudience", "ironauth")]
     [InlineData("IronAuth__Maintenance__Schedule", "maintenanceSchedule", "0 */5 * * * *")]
     public void Token_and_maintenance_settings_come_from_parameters_with_defaults(string setting, string parameter, string defaultValue)

@@ -23,7 +23,7 @@ public sealed class BicepCliTests(CompiledInfra infra)
         Assert.True(run.ExitCode == 0, run.StandardError);
         Assert.Equal("", run.Diagnostics);
         var parameters = Parameters(run);
-        Assert.Equal("ironauth", (string?)parameters["jwtIssuer"]?["value"]);
+        Assert.Equal("", (string?)parameters["jwtIssuer"]?["value"]);
         // Without IRONAUTH_JWT_SIGNING_KEY the secret is left alone rather than overwritten.
         Assert.Equal("", (string?)parameters["signingKeyPem"]?["value"]);
     }

@@ -70,7 +70,7 @@ public static class Problems
         404 => "No resource exists at this path.",
         405 => "This path does not accept this HTTP method.",
         413 => "The request body is too large.",
-        415 => "The request body must be JSON, sent with Content-Type: application/json.",
+        415 => "The request body's Content-Type is not what this endpoint takes: application/json, or application/x-www-form-urlencoded for the OAuth endpoints.",
         >= 500 => "The server failed to handle the request; the failure has been logged.",
         _ => "The request could not be handled.",
     };

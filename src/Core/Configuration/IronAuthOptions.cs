@@ -106,7 +106,14 @@ public enum SigningAlgorithm
 
 public sealed class JwtOptions
 {
-    public string Issuer { get; set; } = "ironauth";
+    /// <summary>
+    /// The <c>iss</c> of every token and the <c>issuer</c> of the discovery document, which is served at this URL +
+    /// <c>/.well-known/openid-configuration</c>: so it names the API's base (with <c>/api</c>) as clients reach it.
+    /// The default is right for <c>dotnet run</c> (and <c>func start</c>) on this machine.
+    /// </summary>
+    public string Issuer { get; set; } = DefaultIssuer;
+
+    public const string DefaultIssuer = "http://localhost:7071/api";
 
     public string Audience { get; set; } = "ironauth";
 

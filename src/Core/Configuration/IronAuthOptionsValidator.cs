@@ -52,9 +52,11 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
         }
 
         var jwt = options.Jwt;
-        if (string.IsNullOrWhiteSpace(jwt.Issuer))
+        if (!IsIssuerUrl(jwt.Issuer))
         {
-            errors.Add("IronAuth:Jwt:Issuer must not be empty.");
+            errors.Add(
+                $"IronAuth:Jwt:Issuer must be an absolute https URL without query, fragment or trailing slash (http only on loopback), "
+                + $"e.g. https://auth.example.com/api (was '{jwt.Issuer}').");
         }
 
         if (string.IsNullOrWhiteSpace(jwt.Audience))
@@ -211,6 +213,17 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
             return false;
         }
     }
+
+    /// <summary>
+    /// OpenID Connect Discovery §3 and RFC 8414 §2: the issuer is a case-sensitive https URL with no query or fragment,
+    /// and discovery is at issuer + "/.well-known/…", so a trailing slash would make two spellings of one issuer. Plain
+    /// http only where nobody else can listen in: a loopback address, as `dotnet run` serves.
+    /// </summary>
+    internal static bool IsIssuerUrl(string? issuer) =>
+        Uri.TryCreate(issuer, UriKind.Absolute, out var uri)
+        && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
+        && uri.Query.Length == 0 && uri.Fragment.Length == 0 && uri.UserInfo.Length == 0
+        && !issuer!.EndsWith('/');
 
     private static bool IsUsablePrivateKey(string pem, SigningAlgorithm algorithm)
     {

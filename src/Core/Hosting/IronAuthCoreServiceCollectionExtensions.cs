@@ -36,6 +36,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<CredentialCache>();
         services.TryAddSingleton<TokenManager>();
         services.TryAddSingleton<TokenVerifier>();
+        services.TryAddSingleton<ClientCredentialsGrant>();
         services.TryAddSingleton<MaintenanceJob>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
         return services;

@@ -14,8 +14,8 @@ public sealed record IssuedAccessToken(string Token, string Jti, DateTimeOffset 
 public sealed record AccessTokenClaims(string UserId, string SessionId, string Jti);
 
 /// <summary>
-/// Issues and validates access JWTs (RFC 9068 <c>at+jwt</c>): iss, aud, sub, iat, nbf, exp, jti, sid
-/// and role, signed with the asymmetric key from <see cref="SigningKeys"/> under its kid.
+/// Issues and validates access JWTs (RFC 9068 <c>at+jwt</c>): iss, aud, sub, iat, nbf, exp, jti, client_id,
+/// scope, sid, role and preferred_username, signed with the asymmetric key from <see cref="SigningKeys"/> under its kid.
 /// </summary>
 public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> options, TimeProvider time)
 {
@@ -27,14 +27,46 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
     private readonly ConcurrentDictionary<string, (AccessTokenClaims Claims, DateTimeOffset Until)> validated = new(StringComparer.Ordinal);
     private TokenValidationParameters? parameters;
 
-    public async Task<IssuedAccessToken> IssueAsync(User user, string sessionId)
+    /// <summary>The <c>client_id</c> of tokens issued to people signing in (RFC 9068 §2.2 requires one in every token).</summary>
+    public const string FirstPartyClientId = "ironauth";
+
+    /// <summary>An access token for a signed-in person's session, carrying the permissions of the user's role.</summary>
+    public Task<IssuedAccessToken> IssueAsync(User user, string sessionId) =>
+        IssueAsync(user, sessionId, FirstPartyClientId, Permissions.Of(user.Role), notAfter: null);
+
+    /// <summary>
+    /// An access token (RFC 9068): <c>sub</c> the user, <c>client_id</c> the client it was issued to, <c>scope</c> the
+    /// permissions it grants, <c>sid</c> the session when there is one (client-credentials tokens have none), and an
+    /// expiry no later than <paramref name="notAfter"/>.
+    /// </summary>
+    public async Task<IssuedAccessToken> IssueAsync(
+        User user, string? sessionId, string clientId, IEnumerable<string> scopes, DateTimeOffset? notAfter)
     {
         var material = await keys.GetAsync();
         var now = time.GetUtcNow();
         // JWT dates have whole-second resolution; truncating keeps exp exactly iat + lifetime.
         now = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
         var expires = now + jwt.AccessTokenLifetime;
+        if (notAfter is { } limit && limit < expires)
+        {
+            expires = DateTimeOffset.FromUnixTimeSeconds(limit.ToUnixTimeSeconds());
+        }
+
         var jti = Ids.NewSecret(16);
+        var claims = new Dictionary<string, object>
+        {
+            [JwtRegisteredClaimNames.Sub] = user.Id,
+            [JwtRegisteredClaimNames.Jti] = jti,
+            ["client_id"] = clientId,
+            ["scope"] = string.Join(' ', scopes.Order(StringComparer.Ordinal)),
+            ["role"] = user.Role.ToWire(),
+            [JwtRegisteredClaimNames.PreferredUsername] = user.Username,
+        };
+        if (sessionId is not null)
+        {
+            claims[JwtRegisteredClaimNames.Sid] = sessionId;
+        }
+
         var token = handler.CreateToken(new SecurityTokenDescriptor
         {
             Issuer = jwt.Issuer,
@@ -44,14 +76,7 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
             Expires = expires.UtcDateTime,
             TokenType = TokenType,
             SigningCredentials = material.Credentials,
-            Claims = new Dictionary<string, object>
-            {
-                [JwtRegisteredClaimNames.Sub] = user.Id,
-                [JwtRegisteredClaimNames.Jti] = jti,
-                [JwtRegisteredClaimNames.Sid] = sessionId,
-                ["role"] = user.Role.ToWire(),
-                [JwtRegisteredClaimNames.PreferredUsername] = user.Username,
-            },
+            Claims = claims,
         });
         return new IssuedAccessToken(token, jti, expires);
     }

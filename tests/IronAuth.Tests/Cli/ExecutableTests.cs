@@ -42,7 +42,7 @@ public sealed class ExecutableTests : IDisposable
 
         await using var server = await ServerProcess.StartAsync(
             new Dictionary<string, string> { ["IronAuth:Passwords:BcryptWorkFactor"] = "4" },
-            ["serve", "--urls", "http://127.0.0.1:0", "--sqlite-path", DatabasePath, "--IronAuth:Jwt:Issuer=from-the-command-line"]);
+            ["serve", "--urls", "http://127.0.0.1:0", "--sqlite-path", DatabasePath, "--IronAuth:Jwt:Issuer=https://from-the-command-line.example/api"]);
 
         var health = await server.NewClient().GetAsync("api/health");
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
@@ -52,7 +52,7 @@ public sealed class ExecutableTests : IDisposable
         var access = (await login.ReadJsonAsync())["access_token"]!.GetValue<string>();
         var payload = access.Split('.')[1];
         var claims = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(payload.PadRight(payload.Length + ((4 - (payload.Length % 4)) % 4), '=').Replace('-', '+').Replace('_', '/')));
-        Assert.Contains("\"iss\":\"from-the-command-line\"", claims, StringComparison.Ordinal);
+        Assert.Contains("\"iss\":\"https://from-the-command-line.example/api\"", claims, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public abstract class JwksTests(string store)
         var jwks = new JsonWebKeySet(json);
         return (new TokenValidationParameters
         {
-            ValidIssuer = "ironauth",
+            ValidIssuer = server.Issuer,
             ValidAudience = "ironauth",
             IssuerSigningKeys = jwks.GetSigningKeys(),
             // The fake clock is ahead of or behind the machine clock; lifetime is checked against it.

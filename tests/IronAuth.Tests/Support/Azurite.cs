@@ -221,7 +221,8 @@ public sealed class Azurite
         }
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port nothing listens on now (the usual test-fixture race: someone could take it before us).</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -51,6 +51,9 @@ public sealed class TestServer : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The configured issuer: the <c>iss</c> of its tokens, and where its discovery document is.</summary>
+    public string Issuer => Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<IronAuthOptions>>().Value.Jwt.Issuer;
+
     public IServiceProvider Services => app.Services;
 
     /// <summary>Starts a server over a fresh store of its own of the given kind (<see cref="TestStore.Sqlite"/> or <see cref="TestStore.Tables"/>).</summary>
@@ -78,7 +81,10 @@ public sealed class TestServer : IAsyncDisposable
         var adminUsername = "admin-" + Guid.NewGuid().ToString("N")[..8];
         var config = new Dictionary<string, string?>
         {
-            ["urls"] = "http://127.0.0.1:0",
+            // The issuer names the address clients reach, so discovery's URLs work: the store's first server listens
+            // there; later ones share the issuer (instances of one deployment do) and listen anywhere.
+            ["urls"] = store.ClaimOrigin() ?? "http://127.0.0.1:0",
+            ["IronAuth:Jwt:Issuer"] = store.Issuer,
             ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
             ["IronAuth:Bootstrap:AdminUsername"] = adminUsername,
             ["IronAuth:Bootstrap:AdminPassword"] = AdminPassword,
@@ -86,7 +92,7 @@ public sealed class TestServer : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
         };
         settings ??= new Dictionary<string, string?>();
-        if (!settings.Keys.Any(key => key.StartsWith("IronAuth:Jwt:", StringComparison.Ordinal)))
+        if (!settings.Keys.Any(key => key.StartsWith("IronAuth:Jwt:", StringComparison.Ordinal) && key != "IronAuth:Jwt:Issuer"))
         {
             // Generating an RSA key costs 100-250 ms of CPU, on every one of the ~150 server starts of a run on
             // two cores. Tests of the generated-and-stored key say so by setting an IronAuth:Jwt: key themselves.
@@ -170,6 +176,8 @@ public sealed class TestStore : IDisposable
     public const string Tables = "tables";
 
     private readonly TempDirectory? directory;
+    private readonly string origin = $"http://127.0.0.1:{Azurite.FreePort()}";
+    private int originClaimed;
 
     private TestStore(string kind, IReadOnlyDictionary<string, string?> settings, TempDirectory? directory)
     {
@@ -211,6 +219,12 @@ public sealed class TestStore : IDisposable
         ["IronAuth:Store"] = Sqlite,
         ["IronAuth:Sqlite:Path"] = path,
     }, null);
+
+    /// <summary>The issuer of every server on this store: the address of the first one, with the /api prefix.</summary>
+    public string Issuer => origin + "/api";
+
+    /// <summary>The address the first server started on this store listens on; null for every later one.</summary>
+    public string? ClaimOrigin() => Interlocked.Exchange(ref originClaimed, 1) == 0 ? origin : null;
 
     public void Dispose() => directory?.Dispose();
 }

@@ -1,0 +1,269 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json.Nodes;
+using Duende.IdentityModel.Client;
+using IronAuth.Tests.Support;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace IronAuth.Tests.EndToEnd;
+
+/// <summary>
+/// IronAuth as other software meets it: standard clients (Duende.IdentityModel) and a resource server configured with
+/// JwtBearer's Authority and Audience, with no custom code on their side.
+/// </summary>
+public abstract class OAuthTests(string store) : IAsyncLifetime
+{
+    private TestServer server = null!;
+
+    public async Task InitializeAsync() =>
+        // A resource server checks lifetimes against the machine's clock, so this server's clock starts there.
+        server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Tokens:MaxLifetimeDays"] = "90" }, new FakeTimeProvider(DateTimeOffset.UtcNow));
+
+    public async Task DisposeAsync() => await server.DisposeAsync();
+
+    private async Task<DiscoveryDocumentResponse> DiscoverAsync()
+    {
+        var discovery = await server.Client.GetDiscoveryDocumentAsync(server.Issuer);
+        Assert.False(discovery.IsError, discovery.Error);
+        return discovery;
+    }
+
+    private async Task<(string Token, string Id)> CreateApiTokenAsync(object request)
+    {
+        var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        var response = await admin.PostAsJsonAsync("api/tokens", request);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var body = await response.ReadJsonAsync();
+        return (body["token"]!.GetValue<string>(), body["metadata"]!["id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Discovery_names_the_issuer_its_tokens_carry_and_every_endpoint_under_it()
+    {
+        var discovery = await DiscoverAsync();
+
+        Assert.Equal(server.Issuer, discovery.Issuer);
+        Assert.Equal($"{server.Issuer}/oauth/token", discovery.TokenEndpoint);
+        Assert.Equal($"{server.Issuer}/auth/jwks.json", discovery.JwksUri);
+        Assert.Equal(["client_credentials", "password", "refresh_token"], discovery.GrantTypesSupported.Order());
+        Assert.Contains("client_secret_basic", discovery.TokenEndpointAuthenticationMethodsSupported);
+        Assert.Contains("tokens:verify", discovery.ScopesSupported);
+        Assert.Single(discovery.KeySet!.Keys);
+
+        var password = await server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
+        {
+            Address = discovery.TokenEndpoint,
+            ClientId = "ironauth",
+            UserName = server.AdminUsername,
+            Password = TestServer.AdminPassword,
+        });
+        Assert.False(password.IsError, password.Error);
+        Assert.Equal(discovery.Issuer, new JsonWebToken(password.AccessToken).Issuer);
+    }
+
+    [Fact]
+    public async Task A_resource_server_with_only_authority_and_audience_accepts_password_and_client_credentials_tokens()
+    {
+        var discovery = await DiscoverAsync();
+        var (apiToken, apiTokenId) = await CreateApiTokenAsync(new { name = "service", scopes = new[] { "users:read" } });
+        var password = await server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
+        {
+            Address = discovery.TokenEndpoint,
+            UserName = server.AdminUsername,
+            Password = TestServer.AdminPassword,
+        });
+        var client = await server.Client.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest
+        {
+            Address = discovery.TokenEndpoint,
+            ClientId = apiTokenId,
+            ClientSecret = apiToken,
+        });
+        Assert.False(password.IsError, password.Error);
+        Assert.False(client.IsError, client.Error);
+
+        await using var resource = await ResourceServer.StartAsync(server.Issuer);
+
+        var asPerson = await resource.Client(password.AccessToken!).GetStringAsync("whoami");
+        var asService = await resource.Client(client.AccessToken!).GetStringAsync("whoami");
+        Assert.Contains("client_id=ironauth", asPerson, StringComparison.Ordinal);
+        Assert.Contains($"client_id={apiTokenId}", asService, StringComparison.Ordinal);
+        Assert.Contains("scope=users:read\n", asService, StringComparison.Ordinal);
+        // A token signed by someone else is refused, so the two above passed on their signatures.
+        var forged = password.AccessToken![..^4] + (password.AccessToken.EndsWith("AAAA", StringComparison.Ordinal) ? "BBBB" : "AAAA");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await resource.Client(forged).GetAsync("whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Access_tokens_carry_the_rfc_9068_claims()
+    {
+        var login = await server.LoginAdminAsync();
+        var jwt = new JsonWebToken(login.Access);
+
+        Assert.Equal("at+jwt", jwt.Typ);
+        Assert.Equal("ironauth", jwt.GetPayloadValue<string>("client_id"));
+        Assert.Equal("audit:read tokens:read tokens:verify tokens:write users:read users:write", jwt.GetPayloadValue<string>("scope"));
+        foreach (var claim in new[] { "iss", "exp", "aud", "sub", "iat", "jti", "sid", "role", "preferred_username" })
+        {
+            Assert.True(jwt.TryGetPayloadValue<object>(claim, out _), $"missing {claim}");
+        }
+    }
+
+    [Fact]
+    public async Task Client_credentials_act_for_the_owner_within_the_tokens_scopes_and_lifetime_and_count_as_a_use()
+    {
+        var (apiToken, apiTokenId) = await CreateApiTokenAsync(new { name = "service", scopes = new[] { "users:read", "tokens:read" }, expires_in_days = 1 });
+        server.Time.Advance(TimeSpan.FromHours(23.9));
+
+        var response = await server.Client.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest
+        {
+            Address = $"{server.Issuer}/oauth/token",
+            ClientId = apiTokenId,
+            ClientSecret = apiToken,
+            ClientCredentialStyle = ClientCredentialStyle.PostBody,
+            Scope = "users:read",
+        });
+
+        Assert.False(response.IsError, response.Error);
+        Assert.Equal("users:read", response.Scope);
+        Assert.Null(response.RefreshToken);
+        var jwt = new JsonWebToken(response.AccessToken);
+        Assert.Equal(apiTokenId, jwt.GetPayloadValue<string>("client_id"));
+        Assert.False(jwt.TryGetPayloadValue<string>("sid", out _));
+        var owner = (await (await server.NewClient(apiToken).GetAsync("api/auth/me")).ReadJsonAsync())["user"]!["id"]!.GetValue<string>();
+        Assert.Equal(owner, jwt.Subject);
+        // The API token expires in 0.1 h, sooner than an access token's 15 minutes.
+        Assert.InRange(response.ExpiresIn, 300, 360);
+        Assert.True(jwt.ValidTo <= server.Time.GetUtcNow().AddHours(0.11).UtcDateTime);
+
+        var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        var usage = await (await admin.GetAsync($"api/tokens/{apiTokenId}/usage?days=1")).ReadJsonAsync();
+        // The grant and the /auth/me call above: two uses.
+        Assert.Equal(2, usage.AsArray()[0]!["requests"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task Refresh_through_the_token_endpoint_rotates_and_reuse_ends_the_session()
+    {
+        var endpoint = $"{server.Issuer}/oauth/token";
+        var first = await server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
+        {
+            Address = endpoint,
+            UserName = server.AdminUsername,
+            Password = TestServer.AdminPassword,
+        });
+        var second = await server.Client.RequestRefreshTokenAsync(new RefreshTokenRequest { Address = endpoint, RefreshToken = first.RefreshToken! });
+        Assert.False(second.IsError, second.Error);
+        Assert.NotEqual(first.RefreshToken, second.RefreshToken);
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(second.AccessToken).GetAsync("api/auth/me")).StatusCode);
+
+        var reused = await server.Client.RequestRefreshTokenAsync(new RefreshTokenRequest { Address = endpoint, RefreshToken = first.RefreshToken! });
+
+        Assert.Equal(HttpStatusCode.BadRequest, reused.HttpStatusCode);
+        Assert.Equal("invalid_grant", reused.Error);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await server.NewClient(second.AccessToken).GetAsync("api/auth/me")).StatusCode);
+        var after = await server.Client.RequestRefreshTokenAsync(new RefreshTokenRequest { Address = endpoint, RefreshToken = second.RefreshToken! });
+        Assert.Equal("invalid_grant", after.Error);
+    }
+
+    [Fact]
+    public async Task The_token_endpoint_answers_each_rfc_6749_error()
+    {
+        var (apiToken, apiTokenId) = await CreateApiTokenAsync(new { name = "client", scopes = new[] { "users:read" }, limits = new { requests_per_second = 1, burst = 1 } });
+        async Task<(HttpResponseMessage Response, JsonNode Body)> PostAsync(IEnumerable<KeyValuePair<string, string>> form, AuthenticationHeaderValue? authorization = null)
+        {
+            using var message = new HttpRequestMessage(HttpMethod.Post, "api/oauth/token") { Content = new FormUrlEncodedContent(form) };
+            message.Headers.Authorization = authorization;
+            var response = await server.Client.SendAsync(message);
+            return (response, (await response.ReadJsonAsync()));
+        }
+
+        static KeyValuePair<string, string> P(string name, string value) => new(name, value);
+        var basic = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{apiTokenId}:{apiToken}")));
+        var wrongSecret = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{apiTokenId}:iron_wrong")));
+
+        var cases = new (string Name, Task<(HttpResponseMessage Response, JsonNode Body)> Call, HttpStatusCode Status, string Error)[]
+        {
+            ("no grant_type", PostAsync([P("username", "x")]), HttpStatusCode.BadRequest, "invalid_request"),
+            ("unknown grant", PostAsync([P("grant_type", "authorization_code"), P("code", "x")]), HttpStatusCode.BadRequest, "unsupported_grant_type"),
+            ("repeated parameter", PostAsync([P("grant_type", "password"), P("grant_type", "password")]), HttpStatusCode.BadRequest, "invalid_request"),
+            ("missing password", PostAsync([P("grant_type", "password"), P("username", server.AdminUsername)]), HttpStatusCode.BadRequest, "invalid_request"),
+            ("wrong password", PostAsync([P("grant_type", "password"), P("username", server.AdminUsername), P("password", "wrong-password-1")]), HttpStatusCode.BadRequest, "invalid_grant"),
+            ("unknown scope", PostAsync([P("grant_type", "password"), P("username", server.AdminUsername), P("password", TestServer.AdminPassword), P("scope", "root")]), HttpStatusCode.BadRequest, "invalid_scope"),
+            ("unknown refresh token", PostAsync([P("grant_type", "refresh_token"), P("refresh_token", "nope")]), HttpStatusCode.BadRequest, "invalid_grant"),
+            ("no client", PostAsync([P("grant_type", "client_credentials")]), HttpStatusCode.Unauthorized, "invalid_client"),
+            ("wrong secret", PostAsync([P("grant_type", "client_credentials")], wrongSecret), HttpStatusCode.Unauthorized, "invalid_client"),
+            ("two client methods", PostAsync([P("grant_type", "client_credentials"), P("client_secret", apiToken)], basic), HttpStatusCode.BadRequest, "invalid_request"),
+            ("scope beyond the token", PostAsync([P("grant_type", "client_credentials"), P("scope", "tokens:write")], basic), HttpStatusCode.BadRequest, "invalid_scope"),
+        };
+
+        foreach (var (name, call, status, expected) in cases)
+        {
+            var (response, body) = await call;
+            Assert.True(response.StatusCode == status, $"{name}: {response.StatusCode} {body}");
+            Assert.Equal(expected, body["error"]!.GetValue<string>());
+            Assert.False(string.IsNullOrEmpty(body["error_description"]?.GetValue<string>()), name);
+            Assert.True(response.Headers.CacheControl?.NoStore, name);
+            if (status == HttpStatusCode.Unauthorized)
+            {
+                Assert.Equal("Basic", response.Headers.WwwAuthenticate.Single().Scheme);
+            }
+        }
+
+        // JSON is not what RFC 6749 speaks.
+        var json = await server.Client.PostAsJsonAsync("api/oauth/token", new { grant_type = "password" });
+        await json.AssertProblemAsync(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+
+        // The bucket (burst 1) was spent by "scope beyond the token": the next grant is throttled with Retry-After.
+        var (throttled, throttledBody) = await PostAsync([P("grant_type", "client_credentials")], basic);
+        Assert.Equal(HttpStatusCode.TooManyRequests, throttled.StatusCode);
+        Assert.Equal("rate_limited", throttledBody["error"]!.GetValue<string>());
+        Assert.NotNull(throttled.Headers.RetryAfter);
+    }
+
+    /// <summary>A service that trusts IronAuth the way Microsoft's docs say: Authority and Audience, nothing else.</summary>
+    private sealed class ResourceServer(WebApplication app, Uri address) : IAsyncDisposable
+    {
+        public static async Task<ResourceServer> StartAsync(string authority)
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Services.AddAuthentication().AddJwtBearer(o =>
+            {
+                o.Authority = authority;
+                o.Audience = "ironauth";
+                // The test's IronAuth listens on plain http (loopback); a deployment's issuer is https.
+                o.RequireHttpsMetadata = false;
+            });
+            builder.Services.AddAuthorization();
+            var app = builder.Build();
+            app.UseAuthentication();
+            app.UseAuthorization();
+            app.MapGet("/whoami", (ClaimsPrincipal user) => string.Concat(user.Claims.Select(c => $"{c.Type}={c.Value}\n"))).RequireAuthorization();
+            await app.StartAsync();
+            var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+            return new ResourceServer(app, new Uri(address + "/"));
+        }
+
+        public HttpClient Client(string bearer) => new()
+        {
+            BaseAddress = address,
+            DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", bearer) },
+        };
+
+        public ValueTask DisposeAsync() => app.DisposeAsync();
+    }
+}
+
+public sealed class SqliteOAuthTests() : OAuthTests(TestStore.Sqlite);
+
+public sealed class TablesOAuthTests() : OAuthTests(TestStore.Tables);
