@@ -17,6 +17,8 @@ public static class IronAuthRoutes
     public const string Prefix = "api";
     public const string JwksRoute = "auth/jwks.json";
     public const string TokenRoute = "oauth/token";
+    public const string IntrospectRoute = "oauth/introspect";
+    public const string RevokeRoute = "oauth/revoke";
 
     public static IReadOnlyList<ApiRoute> All { get; } =
     [
@@ -78,6 +80,12 @@ public static class IronAuthRoutes
         new("POST", TokenRoute, "OAuthToken", "OAuth 2.0 token endpoint: password, refresh_token and client_credentials grants (form-encoded)", OAuthEndpoints.Token,
             b => b.Accepts<Dictionary<string, string>>("application/x-www-form-urlencoded").Produces<OAuthTokenResponse>()
                 .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(429).Produces<OAuthError>(503)),
+        new("POST", IntrospectRoute, "OAuthIntrospect", "Token introspection (RFC 7662) of access, refresh and API tokens (tokens:verify)", OAuthEndpoints.Introspect,
+            b => b.Accepts<Dictionary<string, string>>("application/x-www-form-urlencoded").Produces<Dictionary<string, object>>()
+                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(403).Produces<OAuthError>(429)),
+        new("POST", RevokeRoute, "OAuthRevoke", "Token revocation (RFC 7009) of refresh, access and API tokens", OAuthEndpoints.Revoke,
+            b => b.Accepts<Dictionary<string, string>>("application/x-www-form-urlencoded").Produces(200)
+                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(403).Produces<OAuthError>(429)),
 
         new("GET", "health", "Health", "Liveness and store reachability", AuthEndpoints.Health,
             b => b.Produces<HealthResponse>().Produces<HealthResponse>(503)),

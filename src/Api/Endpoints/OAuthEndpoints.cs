@@ -1,9 +1,10 @@
 using IronAuth.Api.Contracts;
 using IronAuth.Api.Http;
+using IronAuth.Core;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.OAuth;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
-using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,8 @@ public static class OAuthEndpoints
             Issuer = issuer,
             JwksUri = $"{issuer}/{IronAuthRoutes.JwksRoute}",
             TokenEndpoint = $"{issuer}/{IronAuthRoutes.TokenRoute}",
+            IntrospectionEndpoint = $"{issuer}/{IronAuthRoutes.IntrospectRoute}",
+            RevocationEndpoint = $"{issuer}/{IronAuthRoutes.RevokeRoute}",
             ServiceDocumentation = $"{issuer}/openapi.json",
         };
         // No authorization endpoint: no grant here redirects a browser, so there is no response type to offer (the
@@ -48,6 +51,13 @@ public static class OAuthEndpoints
         metadata.TokenEndpointAuthMethodsSupported.Add("client_secret_post");
         // Password and refresh grants need no client authentication (a public, first-party client).
         metadata.TokenEndpointAuthMethodsSupported.Add("none");
+        metadata.IntrospectionEndpointAuthMethodsSupported.Add("client_secret_basic");
+        metadata.IntrospectionEndpointAuthMethodsSupported.Add("client_secret_post");
+        // Not a client authentication method of RFC 8414's registry, but how a caller holding tokens:verify may also ask.
+        metadata.IntrospectionEndpointAuthMethodsSupported.Add("bearer");
+        metadata.RevocationEndpointAuthMethodsSupported.Add("client_secret_basic");
+        metadata.RevocationEndpointAuthMethodsSupported.Add("client_secret_post");
+        metadata.RevocationEndpointAuthMethodsSupported.Add("none");
         metadata.SubjectTypesSupported.Add("public");
         metadata.IdTokenSigningAlgValuesSupported.Add(key.Algorithm);
         foreach (var scope in Permissions.All)
@@ -82,6 +92,115 @@ public static class OAuthEndpoints
             GrantClientCredentials => await ClientCredentialsAsync(context, oauth),
             _ => OAuthProtocol.Error(StatusCodes.Status400BadRequest, "unsupported_grant_type",
                 $"Supported grant types: {GrantPassword}, {GrantRefreshToken}, {GrantClientCredentials}."),
+        };
+    }
+
+    /// <summary>
+    /// Token introspection (RFC 7662). The caller holds <c>tokens:verify</c>, as an API-token client (Basic or form) or a
+    /// bearer; an inactive or unknown token answers exactly <c>{"active": false}</c> (§2.2).
+    /// </summary>
+    public static async Task<IResult> Introspect(HttpRequest request)
+    {
+        var (oauth, error) = await OAuthProtocol.ReadAsync(request);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var context = request.HttpContext;
+        var (caller, denied) = await CallerAsync(context, oauth!);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        if (caller is null)
+        {
+            return OAuthProtocol.InvalidClient("Introspection needs a caller holding tokens:verify: an API token as client (Basic) or a bearer.");
+        }
+
+        if (caller.Require(Permissions.TokensVerify) is { } forbidden)
+        {
+            return OAuthProtocol.Error(StatusCodes.Status403Forbidden, "insufficient_scope", forbidden.Detail);
+        }
+
+        if (oauth!["token"] is not { Length: > 0 } token)
+        {
+            return OAuthProtocol.Error(StatusCodes.Status400BadRequest, "invalid_request", "token is required.");
+        }
+
+        var found = await context.RequestServices.GetRequiredService<TokenIntrospector>().IntrospectAsync(token, context.RequestAborted);
+        if (!found.Active)
+        {
+            return TypedResults.Json(new Dictionary<string, object?> { ["active"] = false }, ApiJson.Options);
+        }
+
+        var jwt = context.RequestServices.GetRequiredService<IOptions<IronAuthOptions>>().Value.Jwt;
+        var answer = new Dictionary<string, object?>
+        {
+            ["active"] = true,
+            ["scope"] = found.Scope,
+            ["client_id"] = found.ClientId,
+            ["username"] = found.Username,
+            ["sub"] = found.Subject,
+            ["iss"] = jwt.Issuer,
+            ["iat"] = found.IssuedAt?.ToUnixTimeSeconds(),
+            ["exp"] = found.ExpiresAt?.ToUnixTimeSeconds(),
+            // Extension member: which of IronAuth's tokens this is (RFC 7662 §2.2 allows more members).
+            ["token_use"] = found.Kind switch
+            {
+                TokenKind.AccessToken => "access_token",
+                TokenKind.RefreshToken => "refresh_token",
+                _ => "api_token",
+            },
+        };
+        if (found.Kind is TokenKind.AccessToken or TokenKind.ApiToken)
+        {
+            answer["token_type"] = "Bearer";
+        }
+
+        if (found.Kind == TokenKind.AccessToken)
+        {
+            answer["aud"] = jwt.Audience;
+            answer["jti"] = found.Jti;
+        }
+
+        return TypedResults.Json(answer, ApiJson.Options);
+    }
+
+    /// <summary>
+    /// Token revocation (RFC 7009): a refresh or access token ends its session; an API token needs its owner's or an
+    /// admin's credentials (Basic client or bearer). Unknown or invalid tokens answer 200 like revoked ones (§2.2).
+    /// </summary>
+    public static async Task<IResult> Revoke(HttpRequest request)
+    {
+        var (oauth, error) = await OAuthProtocol.ReadAsync(request);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var context = request.HttpContext;
+        if (oauth!["token"] is not { Length: > 0 } token)
+        {
+            return OAuthProtocol.Error(StatusCodes.Status400BadRequest, "invalid_request", "token is required.");
+        }
+
+        var (caller, denied) = await CallerAsync(context, oauth);
+        if (denied is not null)
+        {
+            return denied;
+        }
+
+        var introspector = context.RequestServices.GetRequiredService<TokenIntrospector>();
+        var result = await introspector.RevokeAsync(token, caller, request.ClientIp(), context.RequestAborted);
+        return result.Failure switch
+        {
+            null => TypedResults.Ok(),
+            { Kind: FailureKind.Forbidden } when caller is null => OAuthProtocol.InvalidClient(result.Failure.Detail),
+            { Kind: FailureKind.Forbidden } => OAuthProtocol.Error(StatusCodes.Status403Forbidden, "unauthorized_client", result.Failure.Detail),
+            { Code: "unsupported_token_type" } => OAuthProtocol.Error(StatusCodes.Status400BadRequest, "unsupported_token_type", result.Failure.Detail),
+            { } failure => OAuthProtocol.ErrorFor(context, failure),
         };
     }
 
@@ -140,6 +259,33 @@ public static class OAuthEndpoints
         var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
         return TypedResults.Ok(new OAuthTokenResponse(
             issued.Access.Token, "Bearer", Seconds(issued.Access.ExpiresAt - now), string.Join(' ', issued.Scopes)));
+    }
+
+    /// <summary>
+    /// Who is asking, if anyone: an API-token client (client_id and client_secret, by Basic or form) or a bearer. A
+    /// client_id without a secret is a public client, which is no one in particular.
+    /// </summary>
+    private static async Task<(Caller? Caller, IResult? Error)> CallerAsync(HttpContext context, OAuthRequest oauth)
+    {
+        if (oauth.ClientId is { } clientId && oauth.ClientSecret is { Length: > 0 } secret)
+        {
+            var clients = context.RequestServices.GetRequiredService<OAuthClients>();
+            var authenticated = await clients.AuthenticateAsync(clientId, secret, context.RequestAborted);
+            if (authenticated.Failure is { } failure)
+            {
+                return (null, OAuthProtocol.ErrorFor(context, failure));
+            }
+
+            var verdict = authenticated.Value!;
+            return (new Caller(verdict.Owner!, AuthMethod.ApiToken, verdict.Scopes!, null, verdict.Token!.Id), null);
+        }
+
+        if (context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return await context.Request.AuthenticateAsync();
+        }
+
+        return (null, null);
     }
 
     private static IResult SessionTokens(HttpContext context, SignIn signIn)

@@ -59,6 +59,7 @@ public static class AuditActions
     public const string SessionRefreshed = "session.refreshed";
     public const string RefreshReuseDetected = "session.reuse_detected";
     public const string LoggedOut = "session.logged_out";
+    public const string SessionRevoked = "session.revoked";
     public const string TokenCreated = "token.created";
     public const string TokenRevoked = "token.revoked";
     public const string MaintenanceRan = "maintenance.ran";

@@ -9,6 +9,7 @@ using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
 using IronAuth.Core.Storage;
 using IronAuth.Core.Storage.Sqlite;
+using IronAuth.Core.OAuth;
 using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Configuration;
@@ -36,7 +37,9 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<CredentialCache>();
         services.TryAddSingleton<TokenManager>();
         services.TryAddSingleton<TokenVerifier>();
+        services.TryAddSingleton<OAuthClients>();
         services.TryAddSingleton<ClientCredentialsGrant>();
+        services.TryAddSingleton<TokenIntrospector>();
         services.TryAddSingleton<MaintenanceJob>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
         return services;

@@ -10,8 +10,12 @@ namespace IronAuth.Core.Sessions;
 
 public sealed record IssuedAccessToken(string Token, string Jti, DateTimeOffset ExpiresAt);
 
-/// <summary>The claims IronAuth relies on from a valid access token.</summary>
-public sealed record AccessTokenClaims(string UserId, string SessionId, string Jti);
+/// <summary>
+/// The claims IronAuth relies on from a valid access token. <see cref="SessionId"/> is null for a client-credentials
+/// token, whose client (<see cref="ClientId"/>) is an API token.
+/// </summary>
+public sealed record AccessTokenClaims(
+    string UserId, string? SessionId, string Jti, string ClientId, string Scope, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt);
 
 /// <summary>
 /// Issues and validates access JWTs (RFC 9068 <c>at+jwt</c>): iss, aud, sub, iat, nbf, exp, jti, client_id,
@@ -106,13 +110,18 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
             // RFC 7515 §4.1.11: an extension listed in "crit" that the recipient does not understand makes the JWS
             // invalid. IronAuth understands none (and never issues one), so any "crit" is refused.
             || parsed.TryGetHeaderValue<object>("crit", out _)
-            || !parsed.TryGetPayloadValue<string>(JwtRegisteredClaimNames.Sid, out var sid)
-            || !Ids.IsWellFormed(sid) || !Ids.IsWellFormed(parsed.Subject))
+            || !Ids.IsWellFormed(parsed.Subject)
+            || (parsed.TryGetPayloadValue<string>(JwtRegisteredClaimNames.Sid, out var sid) && !Ids.IsWellFormed(sid)))
         {
             return null;
         }
 
-        var claims = new AccessTokenClaims(parsed.Subject, sid, parsed.Id);
+        // Tokens issued before client_id and scope were added (still valid for minutes after an upgrade) lack them.
+        var clientId = parsed.TryGetPayloadValue<string>("client_id", out var client) ? client : FirstPartyClientId;
+        var scope = parsed.TryGetPayloadValue<string>("scope", out var granted) ? granted : "";
+        var claims = new AccessTokenClaims(
+            parsed.Subject, sid, parsed.Id, clientId, scope,
+            new DateTimeOffset(parsed.IssuedAt, TimeSpan.Zero), new DateTimeOffset(parsed.ValidTo, TimeSpan.Zero));
         if (validated.Count >= MaxValidated)
         {
             validated.Clear();

@@ -22,8 +22,8 @@ public sealed record Session
     public bool IsActiveAt(DateTimeOffset now) => RevokedAt is null && ExpiresAt > now;
 }
 
-/// <summary>A refresh token as stored: only its digest.</summary>
-public sealed record RefreshTokenRecord(byte[] Digest, string SessionId, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt);
+/// <summary>A refresh token as stored: only its digest, and when it was spent (rotated away), if it was.</summary>
+public sealed record RefreshTokenRecord(byte[] Digest, string SessionId, DateTimeOffset IssuedAt, DateTimeOffset ExpiresAt, DateTimeOffset? SpentAt = null);
 
 public enum RotationOutcome
 {
@@ -42,6 +42,9 @@ public interface ISessionStore
     Task CreateAsync(Session session, RefreshTokenRecord firstToken, CancellationToken cancellationToken);
 
     Task<Session?> FindAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>The refresh token of the session with digest <paramref name="digest"/>, spent or not; null when it has none such.</summary>
+    Task<RefreshTokenRecord?> FindRefreshTokenAsync(string sessionId, byte[] digest, CancellationToken cancellationToken);
 
     /// <summary>
     /// Spends the refresh token with digest <paramref name="presented"/> and stores <paramref name="next"/>

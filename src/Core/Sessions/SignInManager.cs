@@ -154,13 +154,15 @@ public sealed partial class SignInManager(
     /// </summary>
     public async ValueTask<Result<Caller>> AuthenticateAsync(string accessToken, CancellationToken cancellationToken)
     {
-        if (await accessTokens.ValidateAsync(accessToken) is not { } claims)
+        // Only a session's tokens: a client-credentials token (no sid) is for other services; here its client, the API
+        // token, is used itself.
+        if (await accessTokens.ValidateAsync(accessToken) is not { SessionId: { } sessionId } claims)
         {
             return InvalidToken;
         }
 
         var now = time.GetUtcNow();
-        var session = await cache.GetSessionAsync(claims.SessionId, () => sessions.FindAsync(claims.SessionId, cancellationToken));
+        var session = await cache.GetSessionAsync(sessionId, () => sessions.FindAsync(sessionId, cancellationToken));
         if (session is null || session.UserId != claims.UserId || !session.IsActiveAt(now))
         {
             return InvalidToken;

@@ -55,6 +55,8 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         Assert.Equal(server.Issuer, discovery.Issuer);
         Assert.Equal($"{server.Issuer}/oauth/token", discovery.TokenEndpoint);
         Assert.Equal($"{server.Issuer}/auth/jwks.json", discovery.JwksUri);
+        Assert.Equal($"{server.Issuer}/oauth/introspect", discovery.IntrospectionEndpoint);
+        Assert.Equal($"{server.Issuer}/oauth/revoke", discovery.RevocationEndpoint);
         Assert.Equal(["client_credentials", "password", "refresh_token"], discovery.GrantTypesSupported.Order());
         Assert.Contains("client_secret_basic", discovery.TokenEndpointAuthenticationMethodsSupported);
         Assert.Contains("tokens:verify", discovery.ScopesSupported);
@@ -228,6 +230,135 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.TooManyRequests, throttled.StatusCode);
         Assert.Equal("rate_limited", throttledBody["error"]!.GetValue<string>());
         Assert.NotNull(throttled.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task Introspection_reports_each_kind_of_token_and_inactive_once_the_session_is_revoked()
+    {
+        var discovery = await DiscoverAsync();
+        var (gateway, gatewayId) = await CreateApiTokenAsync(new { name = "gateway", scopes = new[] { "tokens:verify" } });
+        var (service, serviceId) = await CreateApiTokenAsync(new { name = "service", scopes = new[] { "users:read" } });
+        var person = await server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
+        {
+            Address = discovery.TokenEndpoint,
+            UserName = server.AdminUsername,
+            Password = TestServer.AdminPassword,
+        });
+        var client = await server.Client.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest
+        {
+            Address = discovery.TokenEndpoint,
+            ClientId = serviceId,
+            ClientSecret = service,
+        });
+        Task<TokenIntrospectionResponse> IntrospectAsync(string token) => server.Client.IntrospectTokenAsync(new TokenIntrospectionRequest
+        {
+            Address = discovery.IntrospectionEndpoint,
+            ClientId = gatewayId,
+            ClientSecret = gateway,
+            Token = token,
+        });
+        async Task<long> UsesOfServiceAsync()
+        {
+            var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+            return (await (await admin.GetAsync($"api/tokens/{serviceId}/usage?days=1")).ReadJsonAsync()).AsArray()[0]!["requests"]!.GetValue<long>();
+        }
+
+        var usesBefore = await UsesOfServiceAsync();
+        var access = await IntrospectAsync(person.AccessToken!);
+        var refresh = await IntrospectAsync(person.RefreshToken!);
+        var apiToken = await IntrospectAsync(service);
+        var clientToken = await IntrospectAsync(client.AccessToken!);
+
+        Assert.True(access.IsActive, access.Error ?? access.Raw);
+        Assert.Equal("ironauth", access.Claims.Single(c => c.Type == "client_id").Value);
+        Assert.Equal(new JsonWebToken(person.AccessToken).Subject, access.Claims.Single(c => c.Type == "sub").Value);
+        Assert.Equal(server.AdminUsername, access.Claims.Single(c => c.Type == "username").Value);
+        Assert.True(refresh.IsActive, refresh.Raw);
+        Assert.True(apiToken.IsActive, apiToken.Raw);
+        Assert.Equal(serviceId, apiToken.Claims.Single(c => c.Type == "client_id").Value);
+        Assert.Contains(apiToken.Scopes, s => s == "users:read");
+        Assert.True(clientToken.IsActive, clientToken.Raw);
+        // Looking at an API token does not spend its bucket or count as its use.
+        Assert.Equal(usesBefore, await UsesOfServiceAsync());
+
+        var revoked = await server.Client.RevokeTokenAsync(new TokenRevocationRequest
+        {
+            Address = discovery.RevocationEndpoint,
+            ClientId = "ironauth",
+            Token = person.RefreshToken!,
+            TokenTypeHint = "refresh_token",
+        });
+        Assert.False(revoked.IsError, revoked.Error);
+
+        foreach (var token in new[] { person.AccessToken!, person.RefreshToken!, "not-a-token", "iron_" + new string('a', 49) })
+        {
+            var after = await IntrospectAsync(token);
+            Assert.False(after.IsError, after.Error);
+            Assert.False(after.IsActive, token);
+            Assert.Equal("""{"active":false}""", after.Raw);
+        }
+
+        await using var resource = await ResourceServer.StartAsync(server.Issuer);
+        // An offline verifier still takes the signed token until it expires; introspection is how to ask for the state.
+        Assert.Equal(HttpStatusCode.OK, (await resource.Client(person.AccessToken!).GetAsync("whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Introspection_needs_tokens_verify_and_revocation_of_an_api_token_needs_its_owners_or_an_admins_client()
+    {
+        var (adminToken, adminTokenId) = await CreateApiTokenAsync(new { name = "admin" });
+        var owner = server.NewClient((await server.CreateUserAsync("user")).Tokens.Access);
+        var created = await (await owner.PostAsJsonAsync("api/tokens", new { name = "mine" })).ReadJsonAsync();
+        var (own, ownId) = (created["token"]!.GetValue<string>(), created["metadata"]!["id"]!.GetValue<string>());
+        var stranger = server.NewClient((await server.CreateUserAsync("user")).Tokens.Access);
+        var strangers = await (await stranger.PostAsJsonAsync("api/tokens", new { name = "theirs" })).ReadJsonAsync();
+        var (strangersToken, strangersId) = (strangers["token"]!.GetValue<string>(), strangers["metadata"]!["id"]!.GetValue<string>());
+        var endpoint = $"{server.Issuer}/oauth/revoke";
+
+        var noCaller = await server.Client.IntrospectTokenAsync(new TokenIntrospectionRequest { Address = $"{server.Issuer}/oauth/introspect", Token = own });
+        var userCaller = await server.Client.IntrospectTokenAsync(new TokenIntrospectionRequest
+        {
+            Address = $"{server.Issuer}/oauth/introspect",
+            ClientId = ownId,
+            ClientSecret = own,
+            Token = own,
+        });
+        Assert.Equal(HttpStatusCode.Unauthorized, noCaller.HttpStatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, userCaller.HttpStatusCode);
+        Assert.Contains("\"insufficient_scope\"", userCaller.Raw, StringComparison.Ordinal);
+
+        var anonymous = await server.Client.RevokeTokenAsync(new TokenRevocationRequest { Address = endpoint, Token = own });
+        var byStranger = await server.Client.RevokeTokenAsync(new TokenRevocationRequest { Address = endpoint, ClientId = strangersId, ClientSecret = strangersToken, Token = own });
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.HttpStatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, byStranger.HttpStatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await owner.GetAsync("api/auth/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await server.NewClient(own).GetAsync("api/auth/me")).StatusCode);
+
+        var clientToken = await server.Client.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest
+        {
+            Address = $"{server.Issuer}/oauth/token",
+            ClientId = ownId,
+            ClientSecret = own,
+        });
+        var byItself = await server.Client.RevokeTokenAsync(new TokenRevocationRequest { Address = endpoint, Token = clientToken.AccessToken! });
+        Assert.Equal(HttpStatusCode.BadRequest, byItself.HttpStatusCode);
+        Assert.Contains("\"unsupported_token_type\"", byItself.Raw, StringComparison.Ordinal);
+        // A session's access token ends its session when revoked.
+        var session = (await server.CreateUserAsync("user")).Tokens;
+        Assert.False((await server.Client.RevokeTokenAsync(new TokenRevocationRequest { Address = endpoint, Token = session.Access })).IsError);
+        await (await server.NewClient(session.Access).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
+        var refreshAfter = await server.Client.PostAsJsonAsync("api/auth/refresh", new { refresh_token = session.Refresh });
+        Assert.Equal(HttpStatusCode.Unauthorized, refreshAfter.StatusCode);
+
+        var byOwner = await server.Client.RevokeTokenAsync(new TokenRevocationRequest { Address = endpoint, ClientId = ownId, ClientSecret = own, Token = own });
+        var byAdmin = await server.Client.RevokeTokenAsync(new TokenRevocationRequest { Address = endpoint, ClientId = adminTokenId, ClientSecret = adminToken, Token = strangersToken });
+        var unknown = await server.Client.RevokeTokenAsync(new TokenRevocationRequest { Address = endpoint, Token = "whatever" });
+
+        Assert.False(byOwner.IsError, byOwner.Raw);
+        Assert.False(byAdmin.IsError, byAdmin.Error);
+        Assert.False(unknown.IsError, unknown.Error);
+        await (await server.NewClient(own).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
+        await (await server.NewClient(strangersToken).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
     }
 
     /// <summary>A service that trusts IronAuth the way Microsoft's docs say: Authority and Audience, nothing else.</summary>

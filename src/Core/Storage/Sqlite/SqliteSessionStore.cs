@@ -30,6 +30,17 @@ public sealed class SqliteSessionStore(SqliteDatabase database) : ISessionStore
             ("@id", sessionId));
     }
 
+    public async Task<RefreshTokenRecord?> FindRefreshTokenAsync(string sessionId, byte[] digest, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.ReadAsync(cancellationToken);
+        return await connection.QuerySingleAsync(
+            "SELECT digest, session_id, issued_at, expires_at, spent_at FROM refresh_tokens WHERE digest = @digest AND session_id = @session_id;",
+            r => new RefreshTokenRecord((byte[])r.GetValue(0), r.GetString(1), r.GetTime(2), r.GetTime(3), r.GetTimeOrNull(4)),
+            cancellationToken,
+            ("@digest", digest),
+            ("@session_id", sessionId));
+    }
+
     public async Task<RotationOutcome> RotateAsync(string sessionId, byte[] presented, RefreshTokenRecord next, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);

@@ -47,6 +47,12 @@ public sealed class TableSessionStore(TableStorage storage) : ISessionStore
             ? FromEntity(entity)
             : null;
 
+    public async Task<RefreshTokenRecord?> FindRefreshTokenAsync(string sessionId, byte[] digest, CancellationToken cancellationToken) =>
+        TableEntities.IsKeySafe(sessionId)
+        && await Table.FindAsync(sessionId, TokenPrefix + TableEntities.Hex(digest), cancellationToken) is { } entity
+            ? new RefreshTokenRecord(digest, sessionId, entity.RequiredTime("IssuedAt"), entity.RequiredTime("ExpiresAt"), entity.GetDateTimeOffset("SpentAt"))
+            : null;
+
     public async Task<RotationOutcome> RotateAsync(
         string sessionId, byte[] presented, RefreshTokenRecord next, DateTimeOffset now, CancellationToken cancellationToken)
     {
