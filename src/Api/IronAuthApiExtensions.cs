@@ -39,7 +39,9 @@ public static class IronAuthApiExtensions
             if (origins.Length > 0)
             {
                 p.WithOrigins(origins).AllowAnyHeader().AllowAnyMethod()
-                    .WithExposedHeaders("Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Location");
+                    .WithExposedHeaders(
+                        "Retry-After", "RateLimit-Policy", "RateLimit", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                        "Location", "WWW-Authenticate");
             }
         }));
         return services;

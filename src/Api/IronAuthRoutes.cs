@@ -89,6 +89,8 @@ public static class IronAuthRoutes
 
         new("GET", "health", "Health", "Liveness and store reachability", AuthEndpoints.Health,
             b => b.Produces<HealthResponse>().Produces<HealthResponse>(503)),
+        new("HEAD", "health", "HealthHead", "Liveness and store reachability, status only", AuthEndpoints.Health,
+            b => b.Produces(200).Produces(503)),
         new("GET", "openapi.json", "OpenApi", "This OpenAPI document", OpenApiEndpoints.Document,
             b => b.Produces(StatusCodes.Status200OK, contentType: "application/json")),
     ];

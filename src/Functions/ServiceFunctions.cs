@@ -11,6 +11,10 @@ public static class ServiceFunctions
     public static Task<IResult> Health(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest req) => AuthEndpoints.Health(req);
 
+    [Function("HealthHead")]
+    public static Task<IResult> HealthHead(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "head", Route = "health")] HttpRequest req) => AuthEndpoints.Health(req);
+
     [Function("OpenApi")]
     public static Task<IResult> OpenApi(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "openapi.json")] HttpRequest req) => OpenApiEndpoints.Document(req);

@@ -25,6 +25,12 @@ public static class Problems
                 ? $"Bearer error=\"invalid_token\", error_description=\"{failure.Detail}\""
                 : "Bearer";
         }
+        else if (status == StatusCodes.Status403Forbidden && failure.Code == "forbidden"
+            && context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            // RFC 6750 §3.1: the bearer token was good but does not reach this (scope or role).
+            context.Response.Headers.WWWAuthenticate = $"Bearer error=\"insufficient_scope\", error_description=\"{failure.Detail}\"";
+        }
 
         return Create(status, failure.Code, failure.Detail);
     }

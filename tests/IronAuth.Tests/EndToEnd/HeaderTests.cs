@@ -74,4 +74,60 @@ public sealed class HeaderTests : IAsyncLifetime
         Assert.Equal("Bearer", challenge.Scheme);
         Assert.Contains("error=\"invalid_token\"", challenge.Parameter, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_403_to_a_bearer_names_insufficient_scope()
+    {
+        var (_, _, user) = await server.CreateUserAsync("user");
+
+        var response = await server.NewClient(user.Access).GetAsync("api/users");
+
+        await response.AssertProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+        var challenge = Assert.Single(response.Headers.WwwAuthenticate);
+        Assert.Equal("Bearer", challenge.Scheme);
+        Assert.StartsWith("error=\"insufficient_scope\"", challenge.Parameter, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Head_health_answers_200_without_a_body()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Head, "api/health");
+
+        var response = await server.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task Api_token_responses_carry_the_drafts_ratelimit_headers_beside_the_legacy_ones()
+    {
+        var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        var created = await (await admin.PostAsJsonAsync("api/tokens", new { name = "limits", limits = new { requests_per_second = 2, burst = 6 } })).ReadJsonAsync();
+        var token = server.NewClient(created["token"]!.GetValue<string>());
+
+        await token.GetAsync("api/auth/me");
+        var second = await token.GetAsync("api/auth/me");
+
+        // Capacity 6, refilled at 2/s: an empty bucket fills in 3 s. Two taken, the clock still: 4 left, 1 s to full.
+        Assert.Equal("\"bucket\";q=6;w=3", second.Headers.GetValues("RateLimit-Policy").Single());
+        Assert.Equal("\"bucket\";r=4;t=1", second.Headers.GetValues("RateLimit").Single());
+        Assert.Equal("4", second.Headers.GetValues("RateLimit-Remaining").Single());
+    }
+
+    [Fact]
+    public async Task Cors_lets_browsers_read_the_challenge_and_the_limits()
+    {
+        await using var withCors = await TestServer.StartAsync(settings: new Dictionary<string, string?> { ["IronAuth:Cors:AllowedOrigins:0"] = "https://app.example" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, "api/auth/me");
+        request.Headers.Add("Origin", "https://app.example");
+
+        var response = await withCors.Client.SendAsync(request);
+
+        var exposed = string.Join(",", response.Headers.GetValues("Access-Control-Expose-Headers"));
+        foreach (var header in new[] { "WWW-Authenticate", "Retry-After", "RateLimit", "RateLimit-Policy" })
+        {
+            Assert.Contains(header, exposed.Split(',', StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
+        }
+    }
 }
