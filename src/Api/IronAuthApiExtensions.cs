@@ -55,7 +55,8 @@ public static class IronAuthApiExtensions
         {
             var builder = api.MapMethods("/" + route.Route, [route.Method], route.Handler)
                 .WithName(route.Name)
-                .WithSummary(route.Summary);
+                .WithSummary(route.Summary)
+                .WithTags(ApiDocumentTransforms.TagOf(route));
             route.Describe(builder);
         }
         return endpoints;

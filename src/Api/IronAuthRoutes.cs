@@ -1,6 +1,7 @@
 using IronAuth.Api.Contracts;
 using IronAuth.Api.Endpoints;
 using IronAuth.Api.Http;
+using IronAuth.Core.Tokens;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -23,22 +24,24 @@ public static class IronAuthRoutes
     public static IReadOnlyList<ApiRoute> All { get; } =
     [
         new("POST", "auth/login", "Login", "Sign in with username and password", AuthEndpoints.Login,
-            b => b.Accepts<LoginRequest>("application/json").Produces<TokenResponse>().Problems(400, 401, 403, 429, 503)),
+            b => b.Accepts<LoginRequest>("application/json").Produces<TokenResponse>().Problems(400, 401, 403, 429, 503).Public()),
         new("POST", "auth/refresh", "Refresh", "Rotate a refresh token for a new token pair", AuthEndpoints.Refresh,
-            b => b.Accepts<RefreshRequest>("application/json").Produces<TokenResponse>().Problems(400, 401)),
+            b => b.Accepts<RefreshRequest>("application/json").Produces<TokenResponse>().Problems(400, 401).Public()),
         new("POST", "auth/logout", "Logout", "End the current session", AuthEndpoints.Logout,
             b => b.Produces(204).Problems(400, 401)),
         new("GET", "auth/me", "Me", "The authenticated caller", AuthEndpoints.Me,
             b => b.Produces<MeResponse>().Problems(401)),
         new("GET", JwksRoute, "Jwks", "Public keys that verify access tokens (JWKS)", AuthEndpoints.Jwks,
-            b => b.Produces<JwksResponse>()),
+            b => b.Produces<JwksResponse>().Public()),
         new("POST", "auth/password-reset/confirm", "ConfirmPasswordReset", "Set a new password with a one-time reset token", AuthEndpoints.ConfirmPasswordReset,
-            b => b.Accepts<PasswordResetConfirmRequest>("application/json").Produces(204).Problems(400)),
+            b => b.Accepts<PasswordResetConfirmRequest>("application/json").Produces(204).Problems(400).Public()),
 
         new("POST", "users", "CreateUser", "Create a user (admin)", UserEndpoints.Create,
             b => b.Accepts<CreateUserRequest>("application/json").Produces<UserResponse>(201).Problems(400, 401, 403, 409)),
         new("GET", "users", "ListUsers", "List users, filtered by role and status, paged by cursor", UserEndpoints.List,
-            b => b.Produces<PageResponse<UserResponse>>().Problems(400, 401, 403)),
+            b => b.Produces<PageResponse<UserResponse>>().Problems(400, 401, 403).Paged().Query(
+                new("role", "Only users with this role.", Enum: ["admin", "user", "viewer"]),
+                new("status", "Only users in this state.", Enum: ["active", "suspended", "deleted"]))),
         new("GET", "users/{id}", "GetUser", "One user", UserEndpoints.Get,
             b => b.Produces<UserResponse>().Problems(401, 403, 404)),
         new("PATCH", "users/{id}", "UpdateUser", "Update email and display name", UserEndpoints.Update,
@@ -56,12 +59,12 @@ public static class IronAuthRoutes
         new("POST", "users/{id}/password-reset", "IssuePasswordReset", "Issue a one-time password reset token (admin)", UserEndpoints.IssuePasswordReset,
             b => b.Produces<PasswordResetResponse>().Problems(401, 403, 404)),
         new("GET", "users/{id}/audit", "ListUserAudit", "Audit entries made by or about a user, newest first", AuditEndpoints.ListForUser,
-            b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401, 403, 404)),
+            b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401, 403, 404).Paged()),
 
         new("POST", "tokens", "CreateToken", "Issue an API token; the secret is in this response only", TokenEndpoints.Create,
             b => b.Accepts<CreateTokenRequest>("application/json").Produces<CreatedTokenResponse>(201).Problems(400, 401, 403, 404, 409, 429)),
         new("GET", "tokens", "ListTokens", "List API tokens (metadata only)", TokenEndpoints.List,
-            b => b.Produces<PageResponse<ApiTokenResponse>>().Problems(400, 401, 403, 429)),
+            b => b.Produces<PageResponse<ApiTokenResponse>>().Problems(400, 401, 403, 429).Paged().Query(new ApiQueryParameter("user_id", "Only this user's tokens."))),
         new("GET", "tokens/{id}", "GetToken", "One API token's metadata", TokenEndpoints.Get,
             b => b.Produces<ApiTokenResponse>().Problems(401, 403, 404, 429)),
         new("DELETE", "tokens/{id}", "RevokeToken", "Revoke an API token", TokenEndpoints.Revoke,
@@ -71,28 +74,28 @@ public static class IronAuthRoutes
         new("POST", "tokens/{id}/usage", "RecordTokenUsage", "Record usage after the fact (tokens:verify)", TokenEndpoints.RecordUsage,
             b => b.Accepts<RecordUsageRequest>("application/json").Produces<RecordedUsageResponse>().Problems(400, 401, 403, 404, 429)),
         new("GET", "tokens/{id}/usage", "GetTokenUsage", "Daily usage history, newest first", TokenEndpoints.Usage,
-            b => b.Produces<List<UsageDayResponse>>().Problems(400, 401, 403, 404, 429)),
+            b => b.Produces<List<UsageDayResponse>>().Problems(400, 401, 403, 404, 429).Query(new ApiQueryParameter("days", "How many UTC days back, today included.", "integer", Minimum: 1, Maximum: TokenManager.MaxHistoryDays))),
 
         new("GET", "audit", "ListAudit", "Audit entries, newest first", AuditEndpoints.List,
-            b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401)),
+            b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401).Paged()),
         new("GET", ".well-known/openid-configuration", "OpenIdConfiguration", "OpenID Provider and OAuth 2.0 authorization server metadata", OAuthEndpoints.Discovery,
-            b => b.Produces(StatusCodes.Status200OK, contentType: "application/json")),
+            b => b.Produces(StatusCodes.Status200OK, contentType: "application/json").Public()),
         new("POST", TokenRoute, "OAuthToken", "OAuth 2.0 token endpoint: password, refresh_token and client_credentials grants (form-encoded)", OAuthEndpoints.Token,
             b => b.Accepts<Dictionary<string, string>>("application/x-www-form-urlencoded").Produces<OAuthTokenResponse>()
-                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(429).Produces<OAuthError>(503)),
+                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(429).Produces<OAuthError>(503).Callers(ApiCallers.Anyone | ApiCallers.Client)),
         new("POST", IntrospectRoute, "OAuthIntrospect", "Token introspection (RFC 7662) of access, refresh and API tokens (tokens:verify)", OAuthEndpoints.Introspect,
             b => b.Accepts<Dictionary<string, string>>("application/x-www-form-urlencoded").Produces<Dictionary<string, object>>()
-                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(403).Produces<OAuthError>(429)),
+                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(403).Produces<OAuthError>(429).Callers(ApiCallers.Client | ApiCallers.Bearer)),
         new("POST", RevokeRoute, "OAuthRevoke", "Token revocation (RFC 7009) of refresh, access and API tokens", OAuthEndpoints.Revoke,
             b => b.Accepts<Dictionary<string, string>>("application/x-www-form-urlencoded").Produces(200)
-                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(403).Produces<OAuthError>(429)),
+                .Produces<OAuthError>(400).Produces<OAuthError>(401).Produces<OAuthError>(403).Produces<OAuthError>(429).Callers(ApiCallers.Anyone | ApiCallers.Client | ApiCallers.Bearer)),
 
         new("GET", "health", "Health", "Liveness and store reachability", AuthEndpoints.Health,
-            b => b.Produces<HealthResponse>().Produces<HealthResponse>(503)),
+            b => b.Produces<HealthResponse>().Produces<HealthResponse>(503).Public()),
         new("HEAD", "health", "HealthHead", "Liveness and store reachability, status only", AuthEndpoints.Health,
-            b => b.Produces(200).Produces(503)),
+            b => b.Produces(200).Produces(503).Public()),
         new("GET", "openapi.json", "OpenApi", "This OpenAPI document", OpenApiEndpoints.Document,
-            b => b.Produces(StatusCodes.Status200OK, contentType: "application/json")),
+            b => b.Produces(StatusCodes.Status200OK, contentType: "application/json").Public()),
     ];
 
     private static RouteHandlerBuilder Problems(this RouteHandlerBuilder builder, params int[] statuses)

@@ -29,24 +29,12 @@ internal static class ApiDocument
         builder.Services.AddRouting();
         builder.Services.AddSingleton<IServer, NoServer>();
         builder.Services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
-        builder.Services.AddOpenApi(DocumentName, o => o.AddDocumentTransformer((document, _, _) =>
+        builder.Services.AddOpenApi(DocumentName, o =>
         {
-            document.Info = new OpenApiInfo
-            {
-                Title = "IronAuth",
-                Version = ApiInfo.Version,
-                Description = "Users, sessions and API tokens. Errors are application/problem+json with a stable `code`.",
-            };
-            document.Components ??= new OpenApiComponents();
-            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
-            document.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme
-            {
-                Type = SecuritySchemeType.Http,
-                Scheme = "bearer",
-                Description = "An access JWT from /api/auth/login, or an API token (iron_…).",
-            };
-            return Task.CompletedTask;
-        }));
+            o.AddDocumentTransformer(ApiDocumentTransforms.DocumentAsync);
+            o.AddOperationTransformer(ApiDocumentTransforms.OperationAsync);
+            o.AddSchemaTransformer(ApiDocumentTransforms.SchemaAsync);
+        });
 
         await using var app = builder.Build();
         app.MapIronAuthApi();
