@@ -644,6 +644,83 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Revoke_all_of_a_user_revokes_every_token_and_what_they_made_and_spares_others()
+    {
+        var userId = Ids.New(Time);
+        var mine = new[] { NewApiToken(userId), NewApiToken(userId), NewApiToken(userId) };
+        foreach (var token in mine)
+        {
+            await ApiTokens.CreateAsync(token, false, default);
+        }
+
+        await ApiTokens.RevokeAsync(mine[2].Id, Time.GetUtcNow(), default);
+        // A token one of them made for another user goes too; that user's own token stays.
+        var made = NewApiToken() with { ParentId = mine[0].Id };
+        var someoneElse = NewApiToken(made.UserId);
+        await ApiTokens.CreateAsync(made, false, default);
+        await ApiTokens.CreateAsync(someoneElse, false, default);
+
+        var now = Time.GetUtcNow().AddMinutes(1);
+        Assert.Equal(3, await ApiTokens.RevokeAllOfUserAsync(userId, now, default));
+
+        foreach (var token in mine.Take(2).Append(made))
+        {
+            Assert.Equal(now, (await ApiTokens.FindByIdAsync(token.Id, default))!.RevokedAt);
+        }
+
+        Assert.Null((await ApiTokens.FindByIdAsync(someoneElse.Id, default))!.RevokedAt);
+        Assert.Equal(0, await ApiTokens.RevokeAllOfUserAsync(userId, now, default));
+        Assert.Equal(0, await ApiTokens.RevokeAllOfUserAsync(Ids.New(Time), now, default));
+    }
+
+    [Fact]
+    public async Task Revoking_a_token_revokes_its_descendants_and_a_child_of_a_revoked_parent_is_refused()
+    {
+        var parent = NewApiToken();
+        var child = NewApiToken(parent.UserId) with { ParentId = parent.Id };
+        var grandchild = NewApiToken() with { ParentId = child.Id };
+        var sibling = NewApiToken(parent.UserId);
+        foreach (var token in new[] { parent, child, grandchild, sibling })
+        {
+            await ApiTokens.CreateAsync(token, false, default);
+        }
+
+        Assert.Equal(parent.Id, (await ApiTokens.FindByIdAsync(child.Id, default))!.ParentId);
+        Assert.True(await ApiTokens.RevokeAsync(parent.Id, Time.GetUtcNow(), default));
+
+        Assert.NotNull((await ApiTokens.FindByIdAsync(child.Id, default))!.RevokedAt);
+        Assert.NotNull((await ApiTokens.FindByDigestAsync(grandchild.Digest, default))!.RevokedAt);
+        Assert.Null((await ApiTokens.FindByIdAsync(sibling.Id, default))!.RevokedAt);
+        var late = NewApiToken(parent.UserId) with { ParentId = parent.Id };
+        Assert.Equal(ApiTokenRefusal.ParentInactive, (await ApiTokens.CreateAsync(late, false, 0, default)).Refusal);
+        Assert.Null(await ApiTokens.FindByDigestAsync(late.Digest, default));
+        var expiredParent = NewApiToken() with { ExpiresAt = Time.GetUtcNow() };
+        await ApiTokens.CreateAsync(expiredParent, false, default);
+        Assert.Equal(ApiTokenRefusal.ParentInactive, (await ApiTokens.CreateAsync(NewApiToken() with { ParentId = expiredParent.Id }, false, 0, default)).Refusal);
+    }
+
+    [Fact]
+    public async Task Concurrent_creates_from_two_processes_never_take_a_user_past_the_active_cap()
+    {
+        await using var other = BuildServices(storeSettings);
+        var stores = new[] { ApiTokens, other.GetRequiredService<IApiTokenStore>() };
+        var userId = Ids.New(Time);
+        var now = Time.GetUtcNow();
+        await ApiTokens.CreateAsync(NewApiToken(userId) with { ExpiresAt = now }, false, default);
+        var revoked = NewApiToken(userId);
+        await ApiTokens.CreateAsync(revoked, false, default);
+        await ApiTokens.RevokeAsync(revoked.Id, now, default);
+
+        // Expired and revoked tokens leave room; 12 concurrent creates fill the cap of 3 exactly.
+        var created = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => stores[i % 2].CreateAsync(NewApiToken(userId), false, 3, default)));
+
+        Assert.Equal(3, created.Count(c => c.Created));
+        Assert.All(created.Where(c => !c.Created), c => Assert.Equal(ApiTokenRefusal.TooManyActive, c.Refusal));
+        var listed = (await ApiTokens.ListAsync(new ApiTokenQuery(userId, null, 100), default)).Items;
+        Assert.Equal(3, listed.Count(t => t.RevokedAt is null && t.ExpiresAt > now));
+    }
+
+    [Fact]
     public async Task Concurrent_creates_with_revoke_others_from_two_processes_leave_one_active_token()
     {
         await using var other = BuildServices(storeSettings);
