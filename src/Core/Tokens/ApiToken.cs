@@ -97,6 +97,7 @@ public interface IApiTokenStore
     Task TouchAsync(string id, DateTimeOffset usedAt, CancellationToken cancellationToken);
 }
 
+/// <summary>The create of tools and tests that need neither the cap on active tokens nor a refusal as a value.</summary>
 public static class ApiTokenStoreExtensions
 {
     /// <summary>Stores a token with no cap on active tokens (tests, tools); returns how many others it revoked.</summary>
