@@ -11,7 +11,9 @@ namespace IronAuth.Core.Storage.Sqlite;
 /// in order inside one BEGIN IMMEDIATE transaction and commits once, so the commit and the hand-over of the writer
 /// are paid per batch rather than per use. The transaction holds the database's write lock from the first read to
 /// the commit, so the guarantees are those of the single calls, across processes too; and no caller hears its
-/// result before the transaction holding it has committed.
+/// result before the transaction holding it has committed. A batch holds the uses of many callers, so each use reads
+/// and decides before it writes anything: a use whose decision throws has changed nothing and fails alone, and only a
+/// failure of the database itself fails the batch (issue 13: one user's limits once failed everyone's requests).
 /// </summary>
 /// <remarks>
 /// The loop has a thread of its own rather than a pool thread: every token use waits for it, and under load a pool

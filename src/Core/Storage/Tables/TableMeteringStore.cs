@@ -25,6 +25,10 @@ namespace IronAuth.Core.Storage.Tables;
 /// two). Refusals need no write: other writers only ever take tokens and add usage, and refill depends on
 /// time alone, so a bucket or quota that refuses on the known state refuses on the stored one too.
 /// </para>
+/// <para>
+/// A batch holds the uses of every caller of one token, so a use whose arithmetic throws is undone (the state goes
+/// back to before it) and fails alone; the rest of the batch is written as usual.
+/// </para>
 /// </summary>
 public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOptions> options, TimeProvider time) : IMeteringStore, IRateBucketStore, IUsageStore
 {
