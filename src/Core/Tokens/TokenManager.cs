@@ -110,6 +110,16 @@ public sealed class TokenManager(
             return Failure.Forbidden($"Scope '{beyond}' exceeds what the token's owner (or the creating token) holds.");
         }
 
+        var tokenOptions = options.Value.Tokens;
+        if (parent is not null && tokenOptions.OneActivePerUser && parent.UserId == owner.Id)
+        {
+            // The new token would revoke its own parent as one of the owner's others, and with it (revocation takes
+            // descendants) itself.
+            return Failure.Conflict(
+                "one_active_per_user",
+                "With IronAuth:Tokens:OneActivePerUser a token cannot make a token for its own owner: that would revoke the token it is made from, and with it the new one.");
+        }
+
         var limits = request.Limits;
         if (parent is not null)
         {
@@ -126,7 +136,6 @@ public sealed class TokenManager(
             return LimitAboveCeiling(over.Name, over.Ceiling, $"the configured default ({over.Setting}), which only an admin may exceed");
         }
 
-        var tokenOptions = options.Value.Tokens;
         var days = request.ExpiresInDays ?? tokenOptions.DefaultLifetimeDays;
         var clamped = days > tokenOptions.MaxLifetimeDays;
         days = Math.Min(days, tokenOptions.MaxLifetimeDays);

@@ -323,6 +323,10 @@ public abstract class TokenPolicyTests(string store)
         Assert.Equal(1, second["revoked_others"]!.GetValue<int>());
         await (await server.NewClient(first).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
         Assert.Equal(HttpStatusCode.OK, (await server.NewClient(second["token"]!.GetValue<string>()).GetAsync("api/auth/me")).StatusCode);
+
+        // A token making a token for its own owner would revoke itself, and with it the new token: refused.
+        await (await server.NewClient(second["token"]!.GetValue<string>()).PostAsJsonAsync("api/tokens", new { name = "third" }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "one_active_per_user");
     }
 
     [Fact]
