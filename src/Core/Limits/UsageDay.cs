@@ -110,10 +110,18 @@ public static class QuotaRules
         CostMicros = Saturating(day.CostMicros, delta.CostMicros),
     };
 
-    /// <summary><paramref name="a"/> + <paramref name="b"/> for counts (both meant to be 0 or more), pinned to 0 to <see cref="long.MaxValue"/>.</summary>
+    /// <summary>
+    /// <paramref name="a"/> + <paramref name="b"/> for counts, pinned at <see cref="long.MaxValue"/>. A negative stored
+    /// count (<paramref name="a"/>) can only be one that wrapped before counters were checked: it stays full. A negative
+    /// delta adds nothing.
+    /// </summary>
     public static long Saturating(long a, long b)
     {
-        a = Math.Max(0, a);
+        if (a < 0)
+        {
+            return long.MaxValue;
+        }
+
         b = Math.Max(0, b);
         return a > long.MaxValue - b ? long.MaxValue : a + b;
     }
@@ -143,9 +151,9 @@ public static class QuotaRules
 
     /// <summary>The first quota that is used up after the fact (for reporting).</summary>
     public static QuotaKind Exhausted(UsageDay day, Quota quota) =>
-        quota.DailyRequests > 0 && day.Requests >= quota.DailyRequests ? QuotaKind.DailyRequests
-        : quota.DailyTokens > 0 && day.Tokens >= quota.DailyTokens ? QuotaKind.DailyTokens
-        : quota.DailyCostMicros > 0 && day.CostMicros >= quota.DailyCostMicros ? QuotaKind.DailyCost
+        UsedUp(day.Requests, quota.DailyRequests) ? QuotaKind.DailyRequests
+        : UsedUp(day.Tokens, quota.DailyTokens) ? QuotaKind.DailyTokens
+        : UsedUp(day.CostMicros, quota.DailyCostMicros) ? QuotaKind.DailyCost
         : QuotaKind.None;
 
     public static string ToWire(this QuotaKind kind) => kind switch
@@ -156,10 +164,14 @@ public static class QuotaRules
         _ => "none",
     };
 
-    // Never computes used + adding: with both at most long.MaxValue the comparisons below cannot overflow. A negative
-    // delta is refused outright (validated at the edge; here it would take back counted usage).
+    private static bool UsedUp(long used, long cap) => cap > 0 && (used >= cap || used < 0);
+
+    // Never computes used + adding: with both from 0 to long.MaxValue the comparisons below cannot overflow. A negative
+    // delta is refused outright (validated at the edge; here it would take back counted usage), and a negative count
+    // (one that wrapped before counters were checked) is full.
     private static bool Over(long used, long adding, long cap) =>
         adding < 0
-        || adding > long.MaxValue - Math.Max(0, used)
-        || (cap > 0 && (used >= cap || adding > cap - Math.Max(0, used)));
+        || used < 0
+        || adding > long.MaxValue - used
+        || (cap > 0 && (used >= cap || adding > cap - used));
 }

@@ -76,6 +76,17 @@ public sealed class LimitArithmeticTests
     }
 
     [Fact]
+    public void A_counter_that_wrapped_before_counters_were_checked_counts_as_full()
+    {
+        // The day of issue 13's report: 1 token, then long.MaxValue more, stored as a negative count.
+        var wrapped = new UsageDay("t", new DateOnly(2026, 11, 23), 2, long.MinValue, 0);
+
+        Assert.Equal(QuotaKind.DailyTokens, QuotaRules.Refusal(wrapped, new UsageDelta(1, 1, 0), new Quota(0, 1000, 0)));
+        Assert.Equal(QuotaKind.DailyTokens, QuotaRules.Refusal(wrapped, new UsageDelta(1, 0, 0), new Quota(0, 0, 0)));
+        Assert.Equal(long.MaxValue, QuotaRules.AddSaturating(wrapped, new UsageDelta(0, 5, 0)).Tokens);
+    }
+
+    [Fact]
     public void Money_refuses_what_micros_cannot_hold()
     {
         Assert.Equal(1_000_000_000_000_000, Money.ToMicros(TokenLimits.MaxDailyCost));
