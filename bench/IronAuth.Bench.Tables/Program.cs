@@ -103,7 +103,7 @@ async Task HotPathsAsync()
     async Task<Func<Task>> VerifyAsync()
     {
         var issued = await services.GetRequiredService<TokenManager>().CreateAsync(
-            Actor.System, new NewApiToken(user.Id, "bench", null, 30, new TokenLimits(RequestsPerSecond: 1_000_000, Burst: 1_000_000)), null, default);
+            Actor.System, new NewApiToken(user.Id, "bench", null, 30, new TokenLimits(RequestsPerSecond: 1_000_000, Burst: 1_000_000)), TokenCreator.LocalOperator, default);
         var verifier = services.GetRequiredService<TokenVerifier>();
         return async () =>
         {

@@ -65,7 +65,7 @@ public sealed class Stores : IAsyncDisposable
         var issued = await provider.GetRequiredService<TokenManager>().CreateAsync(
             IronAuth.Core.Actor.System,
             new NewApiToken(user.Value!.Id, "bench", null, 30, new TokenLimits(RequestsPerSecond: 1_000_000, Burst: 1_000_000)),
-            null,
+            TokenCreator.LocalOperator,
             default);
         stores.Token = issued.Value!.Plaintext;
         stores.TokenId = issued.Value.Token.Id;

@@ -37,12 +37,13 @@ public sealed record ApiTokenResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset? LastUsedAt,
     DateTimeOffset ExpiresAt,
-    DateTimeOffset? RevokedAt)
+    DateTimeOffset? RevokedAt,
+    string? ParentId)
 {
     public static ApiTokenResponse From(ApiToken token, DateTimeOffset now) => new(
         token.Id, token.Name, token.UserId, token.Prefix, token.Scopes, LimitsDto.From(token.Limits),
         token.RevokedAt is not null ? "revoked" : token.ExpiresAt <= now ? "expired" : "active",
-        token.CreatedAt, token.LastUsedAt, token.ExpiresAt, token.RevokedAt);
+        token.CreatedAt, token.LastUsedAt, token.ExpiresAt, token.RevokedAt, token.ParentId);
 }
 
 /// <summary>The one response that carries the secret. <c>clamped</c> says the lifetime was cut to the maximum.</summary>

@@ -39,7 +39,7 @@ public static class TokenEndpoints
         var result = await manager.CreateAsync(
             caller.ToActor(request.ClientIp()),
             new NewApiToken(ownerId, body.Name, body.Scopes, body.ExpiresInDays, body.Limits?.ToLimits() ?? TokenLimits.None),
-            caller.Method == AuthMethod.ApiToken ? caller.Scopes : null,
+            TokenCreator.From(caller),
             context.RequestAborted);
         return result.ToHttp(context, issued =>
         {
@@ -108,9 +108,9 @@ public static class TokenEndpoints
         }
 
         var usage = body!.Usage ?? new UsageReport();
-        if (usage.Tokens < 0 || usage.Cost < 0 || !Money.IsRepresentable(usage.Cost))
+        if (UsageBounds.Check(0, usage.Tokens, usage.Cost, "usage.") is { } invalid)
         {
-            return Problems.Validation($"usage.tokens and usage.cost must be 0 or positive; cost has at most {Money.Decimals} decimal places.");
+            return Problems.For(context, invalid);
         }
 
         var verifier = context.RequestServices.GetRequiredService<TokenVerifier>();

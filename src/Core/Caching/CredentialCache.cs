@@ -44,6 +44,9 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
 
     public void EvictTokensOf(string userId) => EvictWhere(tokens, token => token.UserId == userId);
 
+    /// <summary>Evicts every cached token made by another token (after a revocation that may have reached descendants).</summary>
+    public void EvictTokensMadeByTokens() => EvictWhere(tokens, token => token.ParentId is not null);
+
     public void EvictSessionsOf(string userId) => EvictWhere(sessions, session => session.UserId == userId);
 
     private void Evict<T>(ConcurrentDictionary<string, Entry<T>> entries, string key)

@@ -143,12 +143,21 @@ public sealed class LoginOptions
 
 public sealed class TokenOptions
 {
+    /// <summary>The largest <see cref="MaxActivePerUser"/> accepted.</summary>
+    public const int MaxActivePerUserLimit = 10_000;
+
     public int DefaultLifetimeDays { get; set; } = 30;
 
     public int MaxLifetimeDays { get; set; } = 30;
 
     /// <summary>Creating a token revokes the owner's other active tokens, in the same atomic step.</summary>
     public bool OneActivePerUser { get; set; }
+
+    /// <summary>
+    /// How many active (unrevoked, unexpired) API tokens one user may hold; creating one more is refused (409
+    /// <c>too_many_tokens</c>), checked in the same atomic step as the create. Bounds what one account can make.
+    /// </summary>
+    public int MaxActivePerUser { get; set; } = 50;
 
     /// <summary>last_used_at is written at most this often per token, so use does not mean a write per request.</summary>
     public TimeSpan LastUsedResolution { get; set; } = TimeSpan.FromMinutes(1);

@@ -111,15 +111,38 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
             errors.Add("IronAuth:Tokens:CacheTtl must be between 00:00:00 (off) and 00:01:00.");
         }
 
-        if (!(options.RateLimits.RequestsPerSecond > 0) || options.RateLimits.RequestsPerSecond > 1_000_000 || options.RateLimits.Burst < 1)
+        if (tokens.MaxActivePerUser is < 1 or > TokenOptions.MaxActivePerUserLimit)
         {
-            errors.Add("IronAuth:RateLimits:RequestsPerSecond must be positive (at most 1000000) and Burst at least 1.");
+            errors.Add($"IronAuth:Tokens:MaxActivePerUser must be from 1 to {TokenOptions.MaxActivePerUserLimit} (was {tokens.MaxActivePerUser}).");
+        }
+
+        // The configured defaults obey the same bounds as a token's own limits (TokenLimits), so the bucket's
+        // arithmetic has the same guarantees whichever applies; unlike a token's, they cannot be 0 ("default").
+        var rates = options.RateLimits;
+        if (!(rates.RequestsPerSecond is >= TokenLimits.MinRequestsPerSecond and <= TokenLimits.MaxRequestsPerSecond))
+        {
+            errors.Add($"IronAuth:RateLimits:RequestsPerSecond must be from {TokenLimits.MinRequestsPerSecond} to {TokenLimits.MaxRequestsPerSecond:0} (was {rates.RequestsPerSecond}).");
+        }
+
+        if (rates.Burst is < 1 or > TokenLimits.MaxBurst)
+        {
+            errors.Add($"IronAuth:RateLimits:Burst must be from 1 to {TokenLimits.MaxBurst} (was {rates.Burst}).");
         }
 
         var quotas = options.Quotas;
-        if (quotas.DailyRequests < 0 || quotas.DailyTokens < 0 || quotas.DailyCost < 0 || !Money.IsRepresentable(quotas.DailyCost))
+        if (quotas.DailyRequests is < 0 or > TokenLimits.MaxDailyRequests)
         {
-            errors.Add($"IronAuth:Quotas:DailyRequests, DailyTokens and DailyCost must be 0 (no cap) or positive; cost has at most {Money.Decimals} decimal places.");
+            errors.Add($"IronAuth:Quotas:DailyRequests must be 0 (no cap) or up to {TokenLimits.MaxDailyRequests} (was {quotas.DailyRequests}).");
+        }
+
+        if (quotas.DailyTokens is < 0 or > TokenLimits.MaxDailyTokens)
+        {
+            errors.Add($"IronAuth:Quotas:DailyTokens must be 0 (no cap) or up to {TokenLimits.MaxDailyTokens} (was {quotas.DailyTokens}).");
+        }
+
+        if (quotas.DailyCost is < 0 or > TokenLimits.MaxDailyCost || !Money.IsRepresentable(quotas.DailyCost))
+        {
+            errors.Add($"IronAuth:Quotas:DailyCost must be 0 (no cap) or up to {TokenLimits.MaxDailyCost:0}, with at most {Money.Decimals} decimal places.");
         }
 
         var maintenance = options.Maintenance;

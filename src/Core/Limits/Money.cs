@@ -12,7 +12,14 @@ public static class Money
     public static bool IsRepresentable(decimal amount) =>
         decimal.Round(amount, Decimals) == amount && Math.Abs(amount) <= long.MaxValue / Scale;
 
-    public static long ToMicros(decimal amount) => (long)(amount * Scale);
+    /// <summary>
+    /// The amount in micros. Checked: an amount beyond <see cref="IsRepresentable"/> throws rather than wrapping
+    /// (callers validate first, so only a bug gets here).
+    /// </summary>
+    public static long ToMicros(decimal amount) =>
+        Math.Abs(amount) <= long.MaxValue / Scale
+            ? checked((long)(amount * Scale))
+            : throw new OverflowException($"A cost of {amount} does not fit in micros.");
 
     public static decimal FromMicros(long micros) => micros / Scale;
 }

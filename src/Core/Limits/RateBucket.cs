@@ -7,13 +7,29 @@ namespace IronAuth.Core.Limits;
 /// <param name="ResetAfter">How long until the bucket is full again.</param>
 public sealed record BucketTake(bool Admitted, int Remaining, TimeSpan RetryAfter, TimeSpan ResetAfter)
 {
+    /// <summary>
+    /// The longest wait a take reports. The bounds on limits (<see cref="TokenLimits"/>) keep every real wait
+    /// below it (a full bucket of 1,000,000 at 0.001/s refills in 1e9 s); the clamp makes sure that limits from
+    /// anywhere else (a stored token from before the bounds, a NaN) give a long wait instead of an exception:
+    /// TimeSpan.FromSeconds throws beyond about 29,000 years, and such a throw once failed other callers' uses.
+    /// </summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(1e9);
+
     /// <summary>The outcome for a bucket holding <paramref name="tokens"/> after the take.</summary>
     public static BucketTake From(bool admitted, double tokens, int capacity, double refillPerSecond)
     {
-        var remaining = Math.Clamp((int)Math.Floor(tokens), 0, capacity);
-        var retry = admitted ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Max(0, 1 - tokens) / refillPerSecond);
-        var reset = TimeSpan.FromSeconds(Math.Max(0, capacity - tokens) / refillPerSecond);
+        var remaining = double.IsNaN(tokens) ? 0 : (int)Math.Clamp(Math.Floor(tokens), 0, Math.Max(0, capacity));
+        var retry = admitted ? TimeSpan.Zero : Wait(Math.Max(0, 1 - tokens), refillPerSecond);
+        var reset = Wait(Math.Max(0, capacity - tokens), refillPerSecond);
         return new BucketTake(admitted, remaining, retry, reset);
+    }
+
+    /// <summary>How long <paramref name="missing"/> tokens take to refill, within 0 to <see cref="MaxWait"/>.</summary>
+    internal static TimeSpan Wait(double missing, double refillPerSecond)
+    {
+        var seconds = missing / refillPerSecond;
+        // Not "seconds > max": NaN (0/0, or a NaN rate) must land on the long wait too.
+        return missing <= 0 ? TimeSpan.Zero : seconds is >= 0 and < 1e9 ? TimeSpan.FromSeconds(seconds) : MaxWait;
     }
 }
 
@@ -25,7 +41,9 @@ public sealed record BucketTake(bool Admitted, int Remaining, TimeSpan RetryAfte
 public readonly record struct BucketState(double Level, long At)
 {
     /// <summary>When the bucket is full again if nothing more is taken (lets maintenance drop full buckets).</summary>
-    public long FullAt(int capacity, double refillPerSecond) => At + (long)((capacity - Level) * 1000.0 / refillPerSecond);
+    public long FullAt(int capacity, double refillPerSecond) =>
+        // Through BucketTake.Wait: within 0 to MaxWait whatever the inputs, so the sum cannot overflow a long.
+        At + (long)BucketTake.Wait(capacity - Level, refillPerSecond).TotalMilliseconds;
 
     /// <summary>
     /// Takes one whole token at <paramref name="now"/> (Unix milliseconds) from <paramref name="stored"/> (null: a
@@ -33,8 +51,19 @@ public readonly record struct BucketState(double Level, long At)
     /// stored time never goes back, so a clock that runs behind in another process cannot refill twice. Returns the
     /// state to store, or null when the take is refused (nothing changes).
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// The capacity is below 1 or the refill not a positive finite rate: limits are validated where they come in, so
+    /// this is a bug, and it fails this one take before anything is stored (never a NaN level that a store would
+    /// refuse in the middle of a write shared with other uses).
+    /// </exception>
     public static BucketState? Take(BucketState? stored, int capacity, double refillPerSecond, long now, out BucketTake outcome)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        if (!(refillPerSecond > 0) || !double.IsFinite(refillPerSecond))
+        {
+            throw new ArgumentOutOfRangeException(nameof(refillPerSecond), refillPerSecond, "A bucket refills at a positive, finite rate.");
+        }
+
         var level = stored is { } before
             ? Math.Min(capacity, before.Level + (Math.Max(0, now - before.At) * refillPerSecond / 1000.0))
             : capacity;

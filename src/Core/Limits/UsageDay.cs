@@ -9,6 +9,39 @@ public sealed record UsageDay(string TokenId, DateOnly Day, long Requests, long 
 /// <summary>Usage to add: a request, LLM tokens, cost in micros.</summary>
 public sealed record UsageDelta(long Requests, long Tokens, long CostMicros);
 
+/// <summary>
+/// The most usage one report may carry (with a verify, or after the fact), checked where reports come in: a
+/// report beyond them is a validation failure, never a counter that wraps. Far above any real request (a
+/// million-token context costs well under a dollar) and far below what a day's counter holds: it takes over
+/// nine million maximal reports to fill one, and a full counter refuses or saturates (<see cref="QuotaRules"/>).
+/// </summary>
+public static class UsageBounds
+{
+    public const long MaxRequests = 1_000_000_000;
+
+    public const long MaxTokens = 1_000_000_000_000;
+
+    public const decimal MaxCost = 1_000_000_000m;
+
+    /// <summary>A validation failure naming the first value out of bounds (with <paramref name="prefix"/>), or null.</summary>
+    public static Failure? Check(long requests, long tokens, decimal cost, string prefix = "")
+    {
+        if (requests is < 0 or > MaxRequests)
+        {
+            return Failure.Validation($"{prefix}requests must be from 0 to {MaxRequests}.");
+        }
+
+        if (tokens is < 0 or > MaxTokens)
+        {
+            return Failure.Validation($"{prefix}tokens must be from 0 to {MaxTokens}.");
+        }
+
+        return cost is < 0 or > MaxCost || !Money.IsRepresentable(cost)
+            ? Failure.Validation($"{prefix}cost must be from 0 to {MaxCost:0}, with at most {Money.Decimals} decimal places.")
+            : null;
+    }
+}
+
 /// <summary>Which daily quota stopped a request.</summary>
 public enum QuotaKind
 {
@@ -47,6 +80,10 @@ public static class QuotaRules
     /// Whether <paramref name="delta"/> fits on top of <paramref name="day"/>: each capped counter must not
     /// be used up already and must stay within its cap after the delta. Both stores apply exactly this rule.
     /// </summary>
+    /// <remarks>
+    /// A counter that cannot hold the delta refuses as if capped at <see cref="long.MaxValue"/>, whether or not it has
+    /// a cap: counts never wrap (a wrapped counter once went negative and let everything through).
+    /// </remarks>
     public static QuotaKind Refusal(UsageDay day, UsageDelta delta, Quota quota)
     {
         if (Over(day.Requests, delta.Requests, quota.DailyRequests))
@@ -63,6 +100,33 @@ public static class QuotaRules
     }
 
     /// <summary>
+    /// Adds usage that already happened (no cap applies): each counter saturates at <see cref="long.MaxValue"/> instead
+    /// of wrapping. Negative deltas count as nothing.
+    /// </summary>
+    public static UsageDay AddSaturating(UsageDay day, UsageDelta delta) => day with
+    {
+        Requests = Saturating(day.Requests, delta.Requests),
+        Tokens = Saturating(day.Tokens, delta.Tokens),
+        CostMicros = Saturating(day.CostMicros, delta.CostMicros),
+    };
+
+    /// <summary>
+    /// <paramref name="a"/> + <paramref name="b"/> for counts, pinned at <see cref="long.MaxValue"/>. A negative stored
+    /// count (<paramref name="a"/>) can only be one that wrapped before counters were checked: it stays full. A negative
+    /// delta adds nothing.
+    /// </summary>
+    public static long Saturating(long a, long b)
+    {
+        if (a < 0)
+        {
+            return long.MaxValue;
+        }
+
+        b = Math.Max(0, b);
+        return a > long.MaxValue - b ? long.MaxValue : a + b;
+    }
+
+    /// <summary>
     /// Adds <paramref name="delta"/> to <paramref name="current"/> if <see cref="Refusal"/> allows it: the day after the
     /// attempt and why it was refused or which quota it used up. Each store applies it where no other writer can come
     /// between its read and its write.
@@ -75,20 +139,21 @@ public static class QuotaRules
             return new UsageOutcome(false, current, refusal);
         }
 
+        // Checked although Refusal has ruled out overflow: if that ever changed, this throws instead of wrapping.
         var after = current with
         {
-            Requests = current.Requests + delta.Requests,
-            Tokens = current.Tokens + delta.Tokens,
-            CostMicros = current.CostMicros + delta.CostMicros,
+            Requests = checked(current.Requests + delta.Requests),
+            Tokens = checked(current.Tokens + delta.Tokens),
+            CostMicros = checked(current.CostMicros + delta.CostMicros),
         };
         return new UsageOutcome(true, after, Exhausted(after, quota));
     }
 
     /// <summary>The first quota that is used up after the fact (for reporting).</summary>
     public static QuotaKind Exhausted(UsageDay day, Quota quota) =>
-        quota.DailyRequests > 0 && day.Requests >= quota.DailyRequests ? QuotaKind.DailyRequests
-        : quota.DailyTokens > 0 && day.Tokens >= quota.DailyTokens ? QuotaKind.DailyTokens
-        : quota.DailyCostMicros > 0 && day.CostMicros >= quota.DailyCostMicros ? QuotaKind.DailyCost
+        UsedUp(day.Requests, quota.DailyRequests) ? QuotaKind.DailyRequests
+        : UsedUp(day.Tokens, quota.DailyTokens) ? QuotaKind.DailyTokens
+        : UsedUp(day.CostMicros, quota.DailyCostMicros) ? QuotaKind.DailyCost
         : QuotaKind.None;
 
     public static string ToWire(this QuotaKind kind) => kind switch
@@ -99,5 +164,14 @@ public static class QuotaRules
         _ => "none",
     };
 
-    private static bool Over(long used, long adding, long cap) => cap > 0 && (used >= cap || used + adding > cap);
+    private static bool UsedUp(long used, long cap) => cap > 0 && (used >= cap || used < 0);
+
+    // Never computes used + adding: with both from 0 to long.MaxValue the comparisons below cannot overflow. A negative
+    // delta is refused outright (validated at the edge; here it would take back counted usage), and a negative count
+    // (one that wrapped before counters were checked) is full.
+    private static bool Over(long used, long adding, long cap) =>
+        adding < 0
+        || used < 0
+        || adding > long.MaxValue - used
+        || (cap > 0 && (used >= cap || adding > cap - used));
 }

@@ -12,13 +12,37 @@ public sealed record NewApiToken(string OwnerId, string Name, IReadOnlyList<stri
 /// <summary>A created token: the plaintext is here and nowhere else, ever.</summary>
 public sealed record IssuedApiToken(ApiToken Token, string Plaintext, int ExpiresInDays, bool Clamped, int RevokedOthers);
 
+/// <summary>Who asks for a new token, as far as the token rules care.</summary>
+/// <param name="Role">The creator's role: only an admin may grant limits above the configured defaults.</param>
+/// <param name="TokenId">
+/// The API token the creator authenticated with, if any: the new token is made from it, never outlives it nor
+/// exceeds its limits, and is revoked with it.
+/// </param>
+/// <param name="Scopes">That token's effective scopes: the new token may not exceed them.</param>
+public sealed record TokenCreator(Role Role, string? TokenId = null, IReadOnlySet<string>? Scopes = null)
+{
+    /// <summary>The local operator (the command line): an admin, with no token of its own.</summary>
+    public static TokenCreator LocalOperator { get; } = new(Role.Admin);
+
+    public static TokenCreator From(Caller caller) =>
+        caller.Method == AuthMethod.ApiToken ? new(caller.Role, caller.TokenId, caller.Scopes) : new(caller.Role);
+}
+
 /// <summary>The result of recording usage after the fact.</summary>
 public sealed record RecordedUsage(ApiToken Token, UsageDay Day, Quota Quota, QuotaKind Exhausted);
 
 /// <summary>
-/// The rules for API tokens: names, scopes within the owner's role, lifetime clamping, the
-/// one-active-per-user policy, revocation, usage history, and audit entries.
+/// The rules for API tokens: names, scopes within the owner's role, lifetime clamping, limits within their ceilings,
+/// the cap on active tokens and the one-active-per-user policy, tokens made by tokens, revocation, usage history, and
+/// audit entries.
 /// </summary>
+/// <remarks>
+/// Ceilings on a new token's limits, each checked on what the request asks for (0 asks for nothing): a token made by
+/// another token may ask for at most that token's effective limits and gets them where it asks for nothing, whoever
+/// creates it; otherwise a non-admin may ask for at most the configured defaults (IronAuth:RateLimits, and
+/// IronAuth:Quotas where they set a cap), and an admin for anything within <see cref="TokenLimits"/>' bounds.
+/// Refusals are 403 <c>limit_above_ceiling</c> naming the limit and its ceiling.
+/// </remarks>
 public sealed class TokenManager(
     IApiTokenStore tokens,
     IUserStore users,
@@ -31,9 +55,9 @@ public sealed class TokenManager(
     public const int MaxNameLength = 100;
     public const int MaxHistoryDays = 366;
 
-    /// <param name="callerScopes">When the creator is itself an API token, the new token may not exceed it.</param>
+    /// <param name="creator">Who creates the token; when it is itself an API token, the new token may not exceed it.</param>
     public async Task<Result<IssuedApiToken>> CreateAsync(
-        Actor actor, NewApiToken request, IReadOnlySet<string>? callerScopes, CancellationToken cancellationToken)
+        Actor actor, NewApiToken request, TokenCreator creator, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > MaxNameLength || request.Name.Any(char.IsControl))
         {
@@ -60,8 +84,22 @@ public sealed class TokenManager(
             return Failure.Conflict("owner_inactive", "Tokens cannot be issued to a suspended or deleted user.");
         }
 
+        var now = time.GetUtcNow();
+        ApiToken? parent = null;
+        if (creator.TokenId is { } parentId)
+        {
+            parent = await tokens.FindByIdAsync(parentId, cancellationToken);
+            if (parent is not { RevokedAt: null } || parent.ExpiresAt <= now)
+            {
+                return ParentInactive;
+            }
+        }
+
+        var callerScopes = creator.Scopes;
         var ownerScopes = Permissions.Of(owner.Role);
-        var scopes = request.Scopes?.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList() ?? [.. ownerScopes.Order(StringComparer.Ordinal)];
+        // Without scopes a token gets its owner's permissions, and no more than the token creating it holds.
+        var scopes = request.Scopes?.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList()
+            ?? [.. ownerScopes.Where(s => callerScopes is null || callerScopes.Contains(s)).Order(StringComparer.Ordinal)];
         if (scopes.FirstOrDefault(s => !Permissions.IsKnown(s)) is { } unknown)
         {
             return Failure.Validation($"Unknown scope '{unknown}'. Scopes: {string.Join(", ", Permissions.All)}.");
@@ -73,11 +111,43 @@ public sealed class TokenManager(
         }
 
         var tokenOptions = options.Value.Tokens;
+        if (parent is not null && tokenOptions.OneActivePerUser && parent.UserId == owner.Id)
+        {
+            // The new token would revoke its own parent as one of the owner's others, and with it (revocation takes
+            // descendants) itself.
+            return Failure.Conflict(
+                "one_active_per_user",
+                "With IronAuth:Tokens:OneActivePerUser a token cannot make a token for its own owner: that would revoke the token it is made from, and with it the new one.");
+        }
+
+        var limits = request.Limits;
+        if (parent is not null)
+        {
+            var ceiling = parent.Limits.Resolve(options.Value);
+            if (Above(limits, ceiling) is { } over)
+            {
+                return LimitAboveCeiling(over.Name, over.Ceiling, "the creating token's own limit");
+            }
+
+            limits = Inherit(limits, ceiling);
+        }
+        else if (creator.Role != Role.Admin && Above(limits, Configured(options.Value)) is { } over)
+        {
+            return LimitAboveCeiling(over.Name, over.Ceiling, $"the configured default ({over.Setting}), which only an admin may exceed");
+        }
+
         var days = request.ExpiresInDays ?? tokenOptions.DefaultLifetimeDays;
         var clamped = days > tokenOptions.MaxLifetimeDays;
         days = Math.Min(days, tokenOptions.MaxLifetimeDays);
+        var expiresAt = now.AddDays(days);
+        if (parent is not null && expiresAt > parent.ExpiresAt)
+        {
+            // A token never outlives the token that made it: cut to the parent's expiry, reported as clamped.
+            expiresAt = parent.ExpiresAt;
+            days = (int)Math.Ceiling((expiresAt - now).TotalDays);
+            clamped = true;
+        }
 
-        var now = time.GetUtcNow();
         var plaintext = ApiTokenFormat.New();
         var token = new ApiToken
         {
@@ -87,15 +157,29 @@ public sealed class TokenManager(
             Prefix = ApiTokenFormat.DisplayPrefix(plaintext),
             Digest = Ids.Digest(plaintext),
             Scopes = scopes,
-            Limits = request.Limits,
+            Limits = limits,
             CreatedAt = now,
-            ExpiresAt = now.AddDays(days),
+            ExpiresAt = expiresAt,
+            ParentId = parent?.Id,
         };
-        var revoked = await tokens.CreateAsync(token, tokenOptions.OneActivePerUser, cancellationToken);
+        var created = await tokens.CreateAsync(token, tokenOptions.OneActivePerUser, tokenOptions.MaxActivePerUser, cancellationToken);
+        switch (created.Refusal)
+        {
+            case ApiTokenRefusal.TooManyActive:
+                return Failure.Conflict(
+                    "too_many_tokens",
+                    $"The user already holds {tokenOptions.MaxActivePerUser} active API tokens (IronAuth:Tokens:MaxActivePerUser); revoke one first.");
+            case ApiTokenRefusal.ParentInactive:
+                return ParentInactive;
+        }
+
+        var revoked = created.RevokedOthers;
         if (revoked > 0)
         {
-            // The owner's other tokens were revoked in the store; their cached copies must not outlive that here.
+            // The owner's other tokens (and what they made) were revoked in the store; their cached copies must not
+            // outlive that here.
             cache.EvictTokensOf(owner.Id);
+            cache.EvictTokensMadeByTokens();
         }
         await audit.AppendAsync(
             AuditEntry.Create(time, actor, AuditActions.TokenCreated, "token", token.Id, new Dictionary<string, string>
@@ -106,6 +190,7 @@ public sealed class TokenManager(
                 ["scopes"] = string.Join(' ', scopes),
                 ["expires_at"] = token.ExpiresAt.ToString("O"),
                 ["revoked_others"] = revoked.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["parent_id"] = token.ParentId ?? "",
             }),
             CancellationToken.None);
         return new IssuedApiToken(token, plaintext, days, clamped, revoked);
@@ -117,11 +202,21 @@ public sealed class TokenManager(
     public Task<Page<ApiToken>> ListAsync(ApiTokenQuery query, CancellationToken cancellationToken) =>
         tokens.ListAsync(query with { Limit = Math.Clamp(query.Limit, 1, 200) }, cancellationToken);
 
-    /// <summary>Revokes a token; revoking a revoked token is not an error (DELETE is idempotent).</summary>
+    /// <summary>
+    /// Revokes a token and the tokens made from it; revoking a revoked token is not an error (DELETE is idempotent,
+    /// and repeating it finishes a revocation of descendants that failed part-way).
+    /// </summary>
+    /// <remarks>
+    /// The store revokes the descendants in the same call, so the verifier needs no look at a token's parent at use:
+    /// a child's own row says it is revoked. Here the cached copies go: this token, and every cached token that was
+    /// made by a token (cheaper than working out which are descendants, and they are read again within one request).
+    /// Other instances see it within IronAuth:Tokens:CacheTtl, as for any revocation.
+    /// </remarks>
     public async Task<Result<ApiToken>> RevokeAsync(Actor actor, ApiToken token, CancellationToken cancellationToken)
     {
         var revoked = await tokens.RevokeAsync(token.Id, time.GetUtcNow(), cancellationToken);
         cache.EvictToken(token.Digest);
+        cache.EvictTokensMadeByTokens();
         if (revoked)
         {
             await audit.AppendAsync(
@@ -137,12 +232,36 @@ public sealed class TokenManager(
         return token;
     }
 
+    /// <summary>
+    /// Revokes every API token of a user (and the tokens made from them), for a user whose tokens must stop working
+    /// for good (deleted); evicts them from the cache and audits how many were revoked, and why.
+    /// </summary>
+    public async Task<int> RevokeAllOfUserAsync(Actor actor, string userId, string reason, CancellationToken cancellationToken)
+    {
+        var revoked = await tokens.RevokeAllOfUserAsync(userId, time.GetUtcNow(), cancellationToken);
+        cache.EvictTokensOf(userId);
+        cache.EvictTokensMadeByTokens();
+        if (revoked > 0)
+        {
+            await audit.AppendAsync(
+                AuditEntry.Create(time, actor, AuditActions.TokenRevoked, "user", userId, new Dictionary<string, string>
+                {
+                    ["owner_id"] = userId,
+                    ["reason"] = reason,
+                    ["count"] = revoked.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                }),
+                CancellationToken.None);
+        }
+
+        return revoked;
+    }
+
     /// <summary>Records usage that already happened (it always counts) and reports any exhausted quota.</summary>
     public async Task<Result<RecordedUsage>> RecordUsageAsync(string id, long requests, long llmTokens, decimal cost, CancellationToken cancellationToken)
     {
-        if (requests < 0 || llmTokens < 0 || cost < 0 || !Money.IsRepresentable(cost))
+        if (UsageBounds.Check(requests, llmTokens, cost) is { } invalid)
         {
-            return Failure.Validation($"requests, tokens and cost must be 0 or positive; cost has at most {Money.Decimals} decimal places.");
+            return invalid;
         }
 
         if (await GetAsync(id, cancellationToken) is not { Value: { } token })
@@ -162,5 +281,59 @@ public sealed class TokenManager(
         var from = to.AddDays(-(days - 1));
         var stored = (await usage.ListAsync(token.Id, from, to, cancellationToken)).ToDictionary(d => d.Day);
         return [.. Enumerable.Range(0, days).Select(i => to.AddDays(-i)).Select(d => stored.GetValueOrDefault(d) ?? new UsageDay(token.Id, d, 0, 0, 0))];
+    }
+
+    private static readonly Failure ParentInactive =
+        Failure.Conflict("parent_inactive", "The API token creating this one has been revoked or has expired.");
+
+    private static Failure LimitAboveCeiling(string name, string ceiling, string what) =>
+        new(FailureKind.Forbidden, "limit_above_ceiling", $"limits.{name} may be at most {ceiling}: {what}.");
+
+    /// <summary>The configured defaults as ceilings; a quota the configuration leaves uncapped (0) has none.</summary>
+    private static EffectiveLimits Configured(IronAuthOptions options) => new(
+        options.RateLimits.RequestsPerSecond,
+        options.RateLimits.Burst,
+        new Quota(options.Quotas.DailyRequests, options.Quotas.DailyTokens, Money.ToMicros(options.Quotas.DailyCost)));
+
+    /// <summary>The first limit that <paramref name="requested"/> sets above <paramref name="ceiling"/> (0 asks for nothing; a 0 quota ceiling is none).</summary>
+    private static (string Name, string Ceiling, string Setting)? Above(TokenLimits requested, EffectiveLimits ceiling)
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (requested.RequestsPerSecond > ceiling.RequestsPerSecond)
+        {
+            return ("requests_per_second", ceiling.RequestsPerSecond.ToString(invariant), "IronAuth:RateLimits:RequestsPerSecond");
+        }
+
+        if (requested.Burst > ceiling.Burst)
+        {
+            return ("burst", ceiling.Burst.ToString(invariant), "IronAuth:RateLimits:Burst");
+        }
+
+        var quota = ceiling.Quota;
+        if (quota.DailyRequests > 0 && requested.DailyRequests > quota.DailyRequests)
+        {
+            return ("daily_requests", quota.DailyRequests.ToString(invariant), "IronAuth:Quotas:DailyRequests");
+        }
+
+        if (quota.DailyTokens > 0 && requested.DailyTokens > quota.DailyTokens)
+        {
+            return ("daily_tokens", quota.DailyTokens.ToString(invariant), "IronAuth:Quotas:DailyTokens");
+        }
+
+        return quota.DailyCostMicros > 0 && Money.ToMicros(requested.DailyCost) > quota.DailyCostMicros
+            ? ("daily_cost", Money.FromMicros(quota.DailyCostMicros).ToString(invariant), "IronAuth:Quotas:DailyCost")
+            : null;
+    }
+
+    /// <summary>The requested limits, with the parent's effective limit wherever the request asks for nothing.</summary>
+    private static TokenLimits Inherit(TokenLimits requested, EffectiveLimits parent)
+    {
+        var own = parent.ToTokenLimits();
+        return new TokenLimits(
+            requested.RequestsPerSecond > 0 ? requested.RequestsPerSecond : own.RequestsPerSecond,
+            requested.Burst > 0 ? requested.Burst : own.Burst,
+            requested.DailyRequests > 0 ? requested.DailyRequests : own.DailyRequests,
+            requested.DailyTokens > 0 ? requested.DailyTokens : own.DailyTokens,
+            requested.DailyCost > 0 ? requested.DailyCost : own.DailyCost);
     }
 }

@@ -3,6 +3,7 @@ using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
+using IronAuth.Core.Tokens;
 using Microsoft.Extensions.Options;
 
 namespace IronAuth.Core.Users;
@@ -27,6 +28,7 @@ public sealed class UserManager(
     PasswordPolicy policy,
     PasswordHasher hasher,
     CredentialCache cache,
+    TokenManager apiTokens,
     IOptions<IronAuthOptions> options,
     TimeProvider time)
 {
@@ -156,6 +158,8 @@ public sealed class UserManager(
         if (result.Succeeded)
         {
             await EndSessionsAsync(id, null, "user_deleted", cancellationToken);
+            // A deleted user's tokens are refused anyway (owner inactive); revoking them makes them list as revoked.
+            await apiTokens.RevokeAllOfUserAsync(actor, id, "user_deleted", cancellationToken);
             await audit.AppendAboutUserAsync(time, actor, AuditActions.UserDeleted, id);
         }
 

@@ -49,7 +49,7 @@ internal static class TokensCommands
                 parse.GetValue(rps), parse.GetValue(burst), parse.GetValue(dailyRequests), parse.GetValue(dailyTokens), parse.GetValue(dailyCost));
             var granted = parse.GetValue(scopes) is { Length: > 0 } listed ? listed : null;
             var request = new NewApiToken(ownerUser.Id, parse.GetRequiredValue(name), granted, parse.GetValue(days), limits);
-            var created = await session.Tokens.CreateAsync(Actor.LocalOperator, request, callerScopes: null, cancellationToken);
+            var created = await session.Tokens.CreateAsync(Actor.LocalOperator, request, TokenCreator.LocalOperator, cancellationToken);
             if (created.Value is not { } issued)
             {
                 return cli.Fail(created.Failure!);

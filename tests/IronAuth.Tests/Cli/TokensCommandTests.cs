@@ -43,6 +43,19 @@ public sealed class TokensCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task The_operator_may_grant_above_the_defaults_but_not_beyond_the_bounds_nor_the_active_cap()
+    {
+        cli.Settings["IronAuth:Tokens:MaxActivePerUser"] = "2";
+        await cli.CreateUserAsync("ada");
+
+        (await cli.RunAsync("tokens", "create", "--user", "ada", "--name", "tiny", "--rps", "1e-300")).AssertFailed("validation_failed");
+        (await cli.RunAsync("tokens", "create", "--user", "ada", "--name", "wide", "--daily-tokens", "9223372036854775807")).AssertFailed("validation_failed");
+        await cli.SucceedAsync("tokens", "create", "--user", "ada", "--name", "fast", "--rps", "1000000", "--burst", "1000000");
+        await cli.SucceedAsync("tokens", "create", "--user", "ada", "--name", "second");
+        (await cli.RunAsync("tokens", "create", "--user", "ada", "--name", "third")).AssertFailed("too_many_tokens");
+    }
+
+    [Fact]
     public async Task Tokens_list_is_an_aligned_table_and_json_and_filters_by_user()
     {
         await cli.CreateUserAsync("ada");

@@ -212,7 +212,7 @@ public abstract class TokenTests(string store) : IAsyncLifetime
     [Fact]
     public async Task Fifty_concurrent_requests_on_a_burst_of_five_admit_exactly_five()
     {
-        var (token, _, _) = await CreateAsync(admin, new { name = "burst", limits = new { requests_per_second = 0.0001, burst = 5 } });
+        var (token, _, _) = await CreateAsync(admin, new { name = "burst", limits = new { requests_per_second = 0.001, burst = 5 } });
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => server.NewClient(token).GetAsync("api/auth/me")));
 
@@ -323,6 +323,10 @@ public abstract class TokenPolicyTests(string store)
         Assert.Equal(1, second["revoked_others"]!.GetValue<int>());
         await (await server.NewClient(first).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
         Assert.Equal(HttpStatusCode.OK, (await server.NewClient(second["token"]!.GetValue<string>()).GetAsync("api/auth/me")).StatusCode);
+
+        // A token making a token for its own owner would revoke itself, and with it the new token: refused.
+        await (await server.NewClient(second["token"]!.GetValue<string>()).PostAsJsonAsync("api/tokens", new { name = "third" }))
+            .AssertProblemAsync(HttpStatusCode.Conflict, "one_active_per_user");
     }
 
     [Fact]
@@ -369,8 +373,8 @@ public abstract class TokenPolicyTests(string store)
         await using var second = await ServerProcess.StartAsync(settings);
         var login = await (await first.NewClient().PostAsJsonAsync("api/auth/login", new { username = "admin", password = TestServer.AdminPassword })).ReadJsonAsync();
         var admin = first.NewClient(login["access_token"]!.GetValue<string>());
-        // Refill of one token per ~3 hours: nothing refills during the test on the machines' real clock.
-        var created = await (await admin.PostAsJsonAsync("api/tokens", new { name = "shared", limits = new { requests_per_second = 0.0001, burst = 5 } })).ReadJsonAsync();
+        // Refill of one token per 1,000 s (the slowest rate allowed): nothing refills during the test on the machines' real clock.
+        var created = await (await admin.PostAsJsonAsync("api/tokens", new { name = "shared", limits = new { requests_per_second = 0.001, burst = 5 } })).ReadJsonAsync();
         var token = created["token"]!.GetValue<string>();
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => (i % 2 == 0 ? first : second).NewClient(token).GetAsync("api/auth/me")));

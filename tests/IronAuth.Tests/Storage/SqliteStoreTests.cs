@@ -1,6 +1,7 @@
 using IronAuth.Core;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Storage.Sqlite;
+using IronAuth.Core.Tokens;
 using IronAuth.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 

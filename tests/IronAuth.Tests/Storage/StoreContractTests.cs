@@ -571,6 +571,175 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_use_with_unusable_limits_fails_alone_and_never_another_callers_use()
+    {
+        // Limits the API no longer accepts (or a stored token from before the bounds): they must not reach past
+        // their own use. On SQLite the uses of many tokens share one write transaction; on Table Storage the uses
+        // of one token share one write; either way, one use's arithmetic may not fail another's.
+        var hostile = new[]
+        {
+            new EffectiveLimits(1e-300, 5, new Quota(0, 0, 0)),
+            new EffectiveLimits(double.Epsilon, 1_000_000, new Quota(0, 0, 0)),
+            new EffectiveLimits(double.NaN, 5, new Quota(0, 0, 0)),
+            new EffectiveLimits(double.PositiveInfinity, 5, new Quota(0, 0, 0)),
+            new EffectiveLimits(1, -1, new Quota(0, 0, 0)),
+            new EffectiveLimits(-5, int.MaxValue, new Quota(-1, -1, -1)),
+        };
+        var ordinary = new EffectiveLimits(1000, 1000, new Quota(0, 0, 0));
+        var hostileToken = Ids.New(Time);
+        var ordinaryTokens = Enumerable.Range(0, 8).Select(_ => Ids.New(Time)).ToArray();
+        var now = Time.GetUtcNow();
+
+        for (var round = 0; round < 5; round++)
+        {
+            var uses = new List<Task<MeteredUse>>();
+            var hostileUses = new List<Task<MeteredUse>>();
+            var sameToken = new List<Task<MeteredUse>>();
+            for (var i = 0; i < 60; i++)
+            {
+                var (bad, good) = (hostile[i % hostile.Length], ordinaryTokens[i % ordinaryTokens.Length]);
+                hostileUses.Add(Task.Run(() => Metering.TakeAndCountAsync(hostileToken, bad, new UsageDelta(1, long.MaxValue, long.MaxValue), now, default)));
+                uses.Add(Task.Run(() => Metering.TakeAndCountAsync(good, ordinary, new UsageDelta(1, 1, 1), now, default)));
+                // Ordinary usage of the hostile token too: on Table Storage it shares a write with the hostile uses. Its
+                // bucket is the hostile one's, so it may be refused, but it must be answered.
+                sameToken.Add(Task.Run(() => Metering.TakeAndCountAsync(hostileToken, ordinary, new UsageDelta(1, 1, 1), now, default)));
+            }
+
+            var answered = await Task.WhenAll(uses);
+            Assert.All(answered, use => Assert.True(use.Usage!.Added));
+            Assert.All(await Task.WhenAll(sameToken), use => Assert.True(use.Usage is null || use.Usage.Day.Tokens >= 0));
+            await Task.WhenAll(hostileUses.Select(async use =>
+            {
+                // A hostile use may be refused or even fail; what it may not do is hang or wrap a counter.
+                try
+                {
+                    var outcome = await use;
+                    Assert.True(outcome.Usage is null || outcome.Usage.Day.Tokens >= 0);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or OverflowException)
+                {
+                }
+            }));
+        }
+
+        var day = UsageDay.DayOf(now);
+        var counted = 0L;
+        foreach (var token in ordinaryTokens)
+        {
+            counted += (await Usage.ListAsync(token, day, day, default)).Single().Requests;
+        }
+
+        Assert.Equal(300, counted);
+    }
+
+    [Fact]
+    public async Task Counters_never_wrap_they_refuse_when_capped_or_uncapped_and_saturate_after_the_fact()
+    {
+        var tokenId = Ids.New(Time);
+        var day = new DateOnly(2026, 11, 23);
+        var noCap = new Quota(0, 0, 0);
+        Assert.True((await Usage.TryAddAsync(tokenId, day, new UsageDelta(1, 1, 1), noCap, default)).Added);
+
+        // One more than a counter can hold: refused (nothing added), not wrapped to a negative count.
+        var refused = await Usage.TryAddAsync(tokenId, day, new UsageDelta(1, long.MaxValue, 0), noCap, default);
+        Assert.Equal((false, QuotaKind.DailyTokens, 1L), (refused.Added, refused.Exhausted, refused.Day.Tokens));
+        var capped = await Usage.TryAddAsync(tokenId, day, new UsageDelta(1, long.MaxValue, 0), new Quota(0, 1000, 0), default);
+        Assert.Equal((false, QuotaKind.DailyTokens, 1L), (capped.Added, capped.Exhausted, capped.Day.Tokens));
+
+        // Usage that already happened is recorded, pinned at the largest count rather than wrapped.
+        await Usage.AddAsync(tokenId, day, new UsageDelta(long.MaxValue, long.MaxValue, long.MaxValue), default);
+        var pinned = await Usage.AddAsync(tokenId, day, new UsageDelta(long.MaxValue, 5, 5), default);
+        Assert.Equal((long.MaxValue, long.MaxValue, long.MaxValue), (pinned.Requests, pinned.Tokens, pinned.CostMicros));
+        Assert.Equal((long.MaxValue, long.MaxValue), (await Usage.ListAsync(tokenId, day, day, default)).Select(d => (d.Requests, d.Tokens)).Single());
+        Assert.False((await Usage.TryAddAsync(tokenId, day, new UsageDelta(1, 0, 0), noCap, default)).Added);
+
+        // Through the metering call too (a verify), on a token whose counter is nearly full.
+        var metered = Ids.New(Time);
+        var limits = new EffectiveLimits(1000, 1000, noCap);
+        var now = Time.GetUtcNow();
+        Assert.True((await Metering.TakeAndCountAsync(metered, limits, new UsageDelta(1, long.MaxValue - 1, 0), now, default)).Usage!.Added);
+        var over = await Metering.TakeAndCountAsync(metered, limits, new UsageDelta(1, 2, 0), now, default);
+        Assert.Equal((false, long.MaxValue - 1), (over.Usage!.Added, over.Usage.Day.Tokens));
+    }
+
+    [Fact]
+    public async Task Revoke_all_of_a_user_revokes_every_token_and_what_they_made_and_spares_others()
+    {
+        var userId = Ids.New(Time);
+        var mine = new[] { NewApiToken(userId), NewApiToken(userId), NewApiToken(userId) };
+        foreach (var token in mine)
+        {
+            await ApiTokens.CreateAsync(token, false, default);
+        }
+
+        await ApiTokens.RevokeAsync(mine[2].Id, Time.GetUtcNow(), default);
+        // A token one of them made for another user goes too; that user's own token stays.
+        var made = NewApiToken() with { ParentId = mine[0].Id };
+        var someoneElse = NewApiToken(made.UserId);
+        await ApiTokens.CreateAsync(made, false, default);
+        await ApiTokens.CreateAsync(someoneElse, false, default);
+
+        var now = Time.GetUtcNow().AddMinutes(1);
+        Assert.Equal(3, await ApiTokens.RevokeAllOfUserAsync(userId, now, default));
+
+        foreach (var token in mine.Take(2).Append(made))
+        {
+            Assert.Equal(now, (await ApiTokens.FindByIdAsync(token.Id, default))!.RevokedAt);
+        }
+
+        Assert.Null((await ApiTokens.FindByIdAsync(someoneElse.Id, default))!.RevokedAt);
+        Assert.Equal(0, await ApiTokens.RevokeAllOfUserAsync(userId, now, default));
+        Assert.Equal(0, await ApiTokens.RevokeAllOfUserAsync(Ids.New(Time), now, default));
+    }
+
+    [Fact]
+    public async Task Revoking_a_token_revokes_its_descendants_and_a_child_of_a_revoked_parent_is_refused()
+    {
+        var parent = NewApiToken();
+        var child = NewApiToken(parent.UserId) with { ParentId = parent.Id };
+        var grandchild = NewApiToken() with { ParentId = child.Id };
+        var sibling = NewApiToken(parent.UserId);
+        foreach (var token in new[] { parent, child, grandchild, sibling })
+        {
+            await ApiTokens.CreateAsync(token, false, default);
+        }
+
+        Assert.Equal(parent.Id, (await ApiTokens.FindByIdAsync(child.Id, default))!.ParentId);
+        Assert.True(await ApiTokens.RevokeAsync(parent.Id, Time.GetUtcNow(), default));
+
+        Assert.NotNull((await ApiTokens.FindByIdAsync(child.Id, default))!.RevokedAt);
+        Assert.NotNull((await ApiTokens.FindByDigestAsync(grandchild.Digest, default))!.RevokedAt);
+        Assert.Null((await ApiTokens.FindByIdAsync(sibling.Id, default))!.RevokedAt);
+        var late = NewApiToken(parent.UserId) with { ParentId = parent.Id };
+        Assert.Equal(ApiTokenRefusal.ParentInactive, (await ApiTokens.CreateAsync(late, false, 0, default)).Refusal);
+        Assert.Null(await ApiTokens.FindByDigestAsync(late.Digest, default));
+        var expiredParent = NewApiToken() with { ExpiresAt = Time.GetUtcNow() };
+        await ApiTokens.CreateAsync(expiredParent, false, default);
+        Assert.Equal(ApiTokenRefusal.ParentInactive, (await ApiTokens.CreateAsync(NewApiToken() with { ParentId = expiredParent.Id }, false, 0, default)).Refusal);
+    }
+
+    [Fact]
+    public async Task Concurrent_creates_from_two_processes_never_take_a_user_past_the_active_cap()
+    {
+        await using var other = BuildServices(storeSettings);
+        var stores = new[] { ApiTokens, other.GetRequiredService<IApiTokenStore>() };
+        var userId = Ids.New(Time);
+        var now = Time.GetUtcNow();
+        await ApiTokens.CreateAsync(NewApiToken(userId) with { ExpiresAt = now }, false, default);
+        var revoked = NewApiToken(userId);
+        await ApiTokens.CreateAsync(revoked, false, default);
+        await ApiTokens.RevokeAsync(revoked.Id, now, default);
+
+        // Expired and revoked tokens leave room; 12 concurrent creates fill the cap of 3 exactly.
+        var created = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => stores[i % 2].CreateAsync(NewApiToken(userId), false, 3, default)));
+
+        Assert.Equal(3, created.Count(c => c.Created));
+        Assert.All(created.Where(c => !c.Created), c => Assert.Equal(ApiTokenRefusal.TooManyActive, c.Refusal));
+        var listed = (await ApiTokens.ListAsync(new ApiTokenQuery(userId, null, 100), default)).Items;
+        Assert.Equal(3, listed.Count(t => t.RevokedAt is null && t.ExpiresAt > now));
+    }
+
+    [Fact]
     public async Task Concurrent_creates_with_revoke_others_from_two_processes_leave_one_active_token()
     {
         await using var other = BuildServices(storeSettings);

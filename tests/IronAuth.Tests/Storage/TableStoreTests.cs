@@ -206,7 +206,7 @@ public sealed class TableStoreTests : StoreContractTests
         var owner = NewUser();
         Assert.True(await process.GetRequiredService<IUserStore>().CreateAsync(owner, default));
         var issued = await process.GetRequiredService<TokenManager>().CreateAsync(
-            Actor.System, new NewApiToken(owner.Id, "hot path", null, 30, new TokenLimits(RequestsPerSecond: 1000, Burst: 1000)), null, default);
+            Actor.System, new NewApiToken(owner.Id, "hot path", null, 30, new TokenLimits(RequestsPerSecond: 1000, Burst: 1000)), TokenCreator.LocalOperator, default);
         return (issued.Value!.Plaintext, issued.Value.Token.Id);
     }
 

@@ -191,6 +191,9 @@ public sealed class OptionsValidationTests
     [InlineData("IronAuth:Tokens:MaxLifetimeDays")]
     [InlineData("IronAuth:RateLimits:RequestsPerSecond")]
     [InlineData("IronAuth:Quotas:DailyRequests")]
+    [InlineData("IronAuth:RateLimits:Burst")]
+    [InlineData("IronAuth:Quotas:DailyTokens")]
+    [InlineData("IronAuth:Tokens:MaxActivePerUser")]
     [InlineData("IronAuth:Maintenance:Schedule")]
     [InlineData("IronAuth:Bootstrap:AdminUsername")]
     public void Each_bad_value_is_named(string key)
@@ -207,6 +210,9 @@ public sealed class OptionsValidationTests
                 case "IronAuth:Tokens:MaxLifetimeDays": o.Tokens.DefaultLifetimeDays = 60; break;
                 case "IronAuth:RateLimits:RequestsPerSecond": o.RateLimits.RequestsPerSecond = 0; break;
                 case "IronAuth:Quotas:DailyRequests": o.Quotas.DailyRequests = -1; break;
+                case "IronAuth:RateLimits:Burst": (o.RateLimits.RequestsPerSecond, o.RateLimits.Burst) = (1e-300, 2_000_000); break;
+                case "IronAuth:Quotas:DailyTokens": o.Quotas.DailyTokens = long.MaxValue; break;
+                case "IronAuth:Tokens:MaxActivePerUser": o.Tokens.MaxActivePerUser = 0; break;
                 case "IronAuth:Maintenance:Schedule": o.Maintenance.Schedule = "every five minutes"; break;
                 case "IronAuth:Bootstrap:AdminUsername": o.Bootstrap.AdminPassword = "only-the-password"; break;
             }

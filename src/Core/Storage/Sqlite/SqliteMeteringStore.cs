@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using IronAuth.Core.Limits;
+using Microsoft.Data.Sqlite;
 
 namespace IronAuth.Core.Storage.Sqlite;
 
@@ -10,7 +11,9 @@ namespace IronAuth.Core.Storage.Sqlite;
 /// in order inside one BEGIN IMMEDIATE transaction and commits once, so the commit and the hand-over of the writer
 /// are paid per batch rather than per use. The transaction holds the database's write lock from the first read to
 /// the commit, so the guarantees are those of the single calls, across processes too; and no caller hears its
-/// result before the transaction holding it has committed.
+/// result before the transaction holding it has committed. A batch holds the uses of many callers, so each use reads
+/// and decides before it writes anything: a use whose decision throws has changed nothing and fails alone, and only a
+/// failure of the database itself fails the batch (issue 13: one user's limits once failed everyone's requests).
 /// </summary>
 /// <remarks>
 /// The loop has a thread of its own rather than a pool thread: every token use waits for it, and under load a pool
@@ -125,14 +128,36 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
 
     private async Task WriteBatchAsync(List<PendingUse> batch)
     {
-        var results = new MeteredUse[batch.Count];
+        var results = new MeteredUse?[batch.Count];
+        var failures = new Exception?[batch.Count];
         try
         {
             await using var connection = await database.WriteAsync(CancellationToken.None);
             await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, CancellationToken.None);
             for (var i = 0; i < batch.Count; i++)
             {
-                results[i] = Meter(connection, batch[i]);
+                // Each use reads and decides before it writes anything. A decision that throws (limits or usage no
+                // boundary should have let through) fails that use alone, having changed nothing, so the batch goes
+                // on: one caller's input must never fail the uses of others that share its transaction. Only the
+                // database itself failing (a SqliteException: I/O, a full disk, a lock) fails the batch.
+                Decided decided;
+                try
+                {
+                    decided = Decide(connection, batch[i]);
+                }
+                catch (Exception e) when (e is not SqliteException)
+                {
+                    failures[i] = e;
+                    continue;
+                }
+
+                SqliteRateBucketStore.Write(connection, decided.Take);
+                if (decided.Usage is { } usage)
+                {
+                    SqliteUsageStore.Write(connection, usage);
+                }
+
+                results[i] = new MeteredUse(decided.Take.Outcome, decided.Usage);
             }
 
             await transaction.CommitAsync();
@@ -150,17 +175,26 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
 
         for (var i = 0; i < batch.Count; i++)
         {
-            batch[i].Result.TrySetResult(results[i]);
+            if (failures[i] is { } failure)
+            {
+                batch[i].Result.TrySetException(failure);
+            }
+            else
+            {
+                batch[i].Result.TrySetResult(results[i]!);
+            }
         }
     }
 
-    private static MeteredUse Meter(SqliteConnectionLease connection, PendingUse use)
+    private static Decided Decide(SqliteConnectionLease connection, PendingUse use)
     {
-        var bucket = SqliteRateBucketStore.Take(connection, use.TokenId, use.Limits.Burst, use.Limits.RequestsPerSecond, use.Now);
-        return bucket.Admitted
-            ? new MeteredUse(bucket, SqliteUsageStore.TryAdd(connection, use.TokenId, UsageDay.DayOf(use.Now), use.Delta, use.Limits.Quota))
-            : new MeteredUse(bucket, null);
+        var take = SqliteRateBucketStore.Decide(connection, use.TokenId, use.Limits.Burst, use.Limits.RequestsPerSecond, use.Now);
+        return new Decided(
+            take,
+            take.Outcome.Admitted ? SqliteUsageStore.Decide(connection, use.TokenId, UsageDay.DayOf(use.Now), use.Delta, use.Limits.Quota) : null);
     }
+
+    private readonly record struct Decided(SqliteRateBucketStore.DecidedTake Take, UsageOutcome? Usage);
 
     private sealed record PendingUse(string TokenId, EffectiveLimits Limits, UsageDelta Delta, DateTimeOffset Now, CancellationToken CancellationToken)
     {

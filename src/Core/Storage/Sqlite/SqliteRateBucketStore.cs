@@ -11,7 +11,7 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     // conditional upserts that did the arithmetic in SQL, with a read after them, cost twice as much.
     private const string Read = "SELECT tokens, updated_at FROM rate_buckets WHERE key = @key;";
 
-    private const string Write = """
+    private const string Upsert = """
         INSERT INTO rate_buckets (key, tokens, updated_at, full_at) VALUES (@key, @tokens, @at, @full_at)
         ON CONFLICT (key) DO UPDATE SET tokens = @tokens, updated_at = @at, full_at = @full_at;
         """;
@@ -31,19 +31,37 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     /// </summary>
     internal static BucketTake Take(SqliteConnectionLease connection, string key, int capacity, double refillPerSecond, DateTimeOffset now)
     {
+        var decided = Decide(connection, key, capacity, refillPerSecond, now);
+        Write(connection, decided);
+        return decided.Outcome;
+    }
+
+    /// <summary>
+    /// The read and the decision of a take, writing nothing: whatever the inputs do to the arithmetic happens here,
+    /// before the use has changed anything (see <see cref="SqliteMeteringStore"/>).
+    /// </summary>
+    internal static DecidedTake Decide(SqliteConnectionLease connection, string key, int capacity, double refillPerSecond, DateTimeOffset now)
+    {
         var stored = connection.Statement(Read)
             .Bind("@key", key)
             .Single(row => (BucketState?)new BucketState(raw.sqlite3_column_double(row, 0), raw.sqlite3_column_int64(row, 1)));
-        if (BucketState.Take(stored, capacity, refillPerSecond, now.ToUnixMs(), out var taken) is { } after)
+        var after = BucketState.Take(stored, capacity, refillPerSecond, now.ToUnixMs(), out var taken);
+        return new DecidedTake(key, taken, after, after?.FullAt(capacity, refillPerSecond) ?? 0);
+    }
+
+    /// <summary>Stores a decided take (nothing when it was refused).</summary>
+    internal static void Write(SqliteConnectionLease connection, DecidedTake decided)
+    {
+        if (decided.After is { } after)
         {
-            connection.Statement(Write)
-                .Bind("@key", key)
+            connection.Statement(Upsert)
+                .Bind("@key", decided.Key)
                 .Bind("@tokens", after.Level)
                 .Bind("@at", after.At)
-                .Bind("@full_at", after.FullAt(capacity, refillPerSecond))
+                .Bind("@full_at", decided.FullAt)
                 .Execute();
         }
-
-        return taken;
     }
+
+    internal readonly record struct DecidedTake(string Key, BucketTake Outcome, BucketState? After, long FullAt);
 }

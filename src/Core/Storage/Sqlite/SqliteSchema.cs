@@ -129,5 +129,9 @@ internal static class SqliteSchema
             until INTEGER NOT NULL
         );
         """,
+        """
+        ALTER TABLE api_tokens ADD COLUMN parent_id TEXT;
+        CREATE INDEX ix_api_tokens_parent ON api_tokens (parent_id) WHERE parent_id IS NOT NULL;
+        """,
     ];
 }

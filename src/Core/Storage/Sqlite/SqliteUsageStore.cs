@@ -10,16 +10,9 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     // holds the database's write lock throughout: concurrent callers from any process never overspend a quota.
     private const string Day = "SELECT requests, tokens, cost_micros FROM usage_days WHERE token_id = @token_id AND day = @day;";
 
-    private const string Write = """
+    private const string Upsert = """
         INSERT INTO usage_days (token_id, day, requests, tokens, cost_micros) VALUES (@token_id, @day, @requests, @tokens, @cost)
         ON CONFLICT (token_id, day) DO UPDATE SET requests = @requests, tokens = @tokens, cost_micros = @cost;
-        """;
-
-    private const string Add = """
-        INSERT INTO usage_days (token_id, day, requests, tokens, cost_micros) VALUES (@token_id, @day, @requests, @tokens, @cost)
-        ON CONFLICT (token_id, day) DO UPDATE SET
-            requests = requests + @requests, tokens = tokens + @tokens, cost_micros = cost_micros + @cost
-        RETURNING requests, tokens, cost_micros;
         """;
 
     public async Task<UsageOutcome> TryAddAsync(string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken)
@@ -38,41 +31,51 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     /// </summary>
     internal static UsageOutcome TryAdd(SqliteConnectionLease connection, string tokenId, DateOnly day, UsageDelta delta, Quota quota)
     {
-        var key = Key(day);
-        var current = connection.Statement(Day)
-            .Bind("@token_id", tokenId)
-            .Bind("@day", key)
-            .Single(row => new UsageDay(tokenId, day, raw.sqlite3_column_int64(row, 0), raw.sqlite3_column_int64(row, 1), raw.sqlite3_column_int64(row, 2)))
-            ?? new UsageDay(tokenId, day, 0, 0, 0);
-        var outcome = QuotaRules.TryAdd(current, delta, quota);
+        var outcome = Decide(connection, tokenId, day, delta, quota);
+        Write(connection, outcome);
+        return outcome;
+    }
+
+    /// <summary>The read and the decision of a quota-checked add, writing nothing (see <see cref="SqliteMeteringStore"/>).</summary>
+    internal static UsageOutcome Decide(SqliteConnectionLease connection, string tokenId, DateOnly day, UsageDelta delta, Quota quota) =>
+        QuotaRules.TryAdd(Current(connection, tokenId, day), delta, quota);
+
+    /// <summary>Stores the day of an add that was admitted (nothing for a refusal).</summary>
+    internal static void Write(SqliteConnectionLease connection, UsageOutcome outcome)
+    {
         if (outcome.Added)
         {
-            connection.Statement(Write)
-                .Bind("@token_id", tokenId)
-                .Bind("@day", key)
+            connection.Statement(Upsert)
+                .Bind("@token_id", outcome.Day.TokenId)
+                .Bind("@day", Key(outcome.Day.Day))
                 .Bind("@requests", outcome.Day.Requests)
                 .Bind("@tokens", outcome.Day.Tokens)
                 .Bind("@cost", outcome.Day.CostMicros)
                 .Execute();
         }
-
-        return outcome;
     }
 
+    /// <summary>
+    /// Usage that already happened: read, added in C# with each counter saturating at <see cref="long.MaxValue"/>
+    /// (<see cref="QuotaRules.AddSaturating"/>), written, in one write transaction. Not <c>requests + @requests</c>
+    /// in SQL: SQLite turns an integer overflow into a REAL, which would no longer be an exact count.
+    /// </summary>
     public async Task<UsageDay> AddAsync(string tokenId, DateOnly day, UsageDelta delta, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
-        var rows = await connection.QueryAsync(
-            Add,
-            r => new UsageDay(tokenId, day, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)),
-            cancellationToken,
-            ("@token_id", tokenId),
-            ("@day", Key(day)),
-            ("@requests", delta.Requests),
-            ("@tokens", delta.Tokens),
-            ("@cost", delta.CostMicros));
-        return rows[0];
+        await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
+        var after = QuotaRules.AddSaturating(Current(connection, tokenId, day), delta);
+        Write(connection, new UsageOutcome(true, after, QuotaKind.None));
+        await transaction.CommitAsync();
+        return after;
     }
+
+    private static UsageDay Current(SqliteConnectionLease connection, string tokenId, DateOnly day) =>
+        connection.Statement(Day)
+            .Bind("@token_id", tokenId)
+            .Bind("@day", Key(day))
+            .Single(row => new UsageDay(tokenId, day, raw.sqlite3_column_int64(row, 0), raw.sqlite3_column_int64(row, 1), raw.sqlite3_column_int64(row, 2)))
+        ?? new UsageDay(tokenId, day, 0, 0, 0);
 
     public async Task<IReadOnlyList<UsageDay>> ListAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {

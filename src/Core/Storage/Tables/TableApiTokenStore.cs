@@ -14,6 +14,15 @@ namespace IronAuth.Core.Storage.Tables;
 /// (<c>digest:{hex}</c>/<c>token</c>) for verification, and the token's <c>limits</c> entity in the Metering
 /// table (partition = token id), which also holds its last use. Both are inserted before the token (each
 /// fails with 409 on a duplicate), so an index entry whose token never landed points at nothing and finds nothing.
+/// <para>
+/// A token made by another token is indexed under its parent: a <c>child:{tokenId}</c> row in the parent's Metering
+/// partition (deleted with it by maintenance), inserted before the child itself. Revoking a token marks it revoked
+/// first and then looks for children; creating a child stores it and then reads its parent again, revoking itself if
+/// the parent has been revoked meanwhile. Whatever the interleaving, one of the two sees the other: if the child's
+/// second read came before the parent was marked, the child (and its index row) were stored before the revocation
+/// looked for children, and it finds it. Revocation goes parent first and then down the tree; a revoke that fails
+/// part-way is finished by repeating it (descendants are visited even when the token itself already was revoked).
+/// </para>
 /// </summary>
 public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore metering) : IApiTokenStore
 {
@@ -23,26 +32,45 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
     private const string DigestPrefix = "digest:";
     private const string DigestKey = "token";
     private const string LatestKey = "latest";
+    private const string ChildPrefix = "child:";
+    private const string ChildEnd = "child;";
 
     // Revoking others and adding the token and the latest marker must fit in one transaction.
     private const int MaxRevokedPerTransaction = TableBatch.MaxActions - 2;
 
     private TableClient Table => storage.Tokens;
 
-    public async Task<int> CreateAsync(ApiToken token, bool revokeOthers, CancellationToken cancellationToken)
+    public async Task<ApiTokenCreation> CreateAsync(ApiToken token, bool revokeOthers, int maxActive, CancellationToken cancellationToken)
     {
-        if (!TableEntities.IsKeySafe(token.Id) || !TableEntities.IsKeySafe(token.UserId))
+        if (!TableEntities.IsKeySafe(token.Id) || !TableEntities.IsKeySafe(token.UserId) || token.ParentId is { } unsafeParent && !TableEntities.IsKeySafe(unsafeParent))
         {
-            throw new ArgumentException("The token's and owner's ids must be usable as table keys.", nameof(token));
+            throw new ArgumentException("The token's, owner's and parent's ids must be usable as table keys.", nameof(token));
+        }
+
+        if (token.ParentId is { } parent && !await IsActiveAsync(parent, token.CreatedAt, cancellationToken))
+        {
+            return new ApiTokenCreation(ApiTokenRefusal.ParentInactive, 0);
         }
 
         var digest = TableEntities.Hex(token.Digest);
         var limits = TableMeteringStore.NewTokenLimits(token.Id, token.UserId, digest);
-        await Task.WhenAll(
-            InsertLimitsAsync(),
-            InsertUniqueAsync(Table, new TableEntity(DigestPrefix + digest, DigestKey) { ["OwnerId"] = token.UserId, ["TokenId"] = token.Id }, "TokenId", token.Id, "token digest", cancellationToken),
-            storage.AddAsync(PurgeIndex.ApiTokens, token.ExpiresAt, token.Id, cancellationToken),
-            storage.AddAsync(PurgeIndex.Usage, PurgeIndex.Midnight(UsageDay.DayOf(token.CreatedAt)), token.Id, cancellationToken));
+        async Task InsertLookupsAsync()
+        {
+            List<Task> inserts =
+            [
+                InsertLimitsAsync(),
+                InsertUniqueAsync(Table, new TableEntity(DigestPrefix + digest, DigestKey) { ["OwnerId"] = token.UserId, ["TokenId"] = token.Id }, "TokenId", token.Id, "token digest", cancellationToken),
+                storage.AddAsync(PurgeIndex.ApiTokens, token.ExpiresAt, token.Id, cancellationToken),
+                storage.AddAsync(PurgeIndex.Usage, PurgeIndex.Midnight(UsageDay.DayOf(token.CreatedAt)), token.Id, cancellationToken),
+            ];
+            if (token.ParentId is { } parentId)
+            {
+                // Before the token, so that a revocation of the parent that finds no index row cannot miss a stored child.
+                inserts.Add(InsertUniqueAsync(storage.Metering, new TableEntity(parentId, ChildPrefix + token.Id) { ["OwnerId"] = token.UserId }, "OwnerId", token.UserId, "child index", cancellationToken));
+            }
+
+            await Task.WhenAll(inserts);
+        }
 
         async Task InsertLimitsAsync()
         {
@@ -60,12 +88,16 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
 
         var partition = UserPrefix + token.UserId;
         var indexed = new HashSet<string>(StringComparer.Ordinal);
+        var inserted = false;
+        // The cap needs what the one-active policy needs: the owner's unrevoked tokens, read with the marker, and the
+        // marker written under its ETag, so concurrent creates cannot both find room for one more.
+        var guarded = revokeOthers || maxActive > 0;
         for (var attempt = 0; ; attempt++)
         {
             var actions = new List<TableTransactionAction>();
             TableEntity? latest = null;
             var others = new List<TableEntity>();
-            if (revokeOthers)
+            if (guarded)
             {
                 // The marker and every unrevoked token of the owner, in one range read of the partition.
                 var filter = TableClient.CreateQueryFilter(
@@ -80,7 +112,7 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
                     {
                         // An earlier attempt landed after all (the SDK resent a transaction that had committed);
                         // what it revoked is not known any more, only that nothing else is active.
-                        return 0;
+                        return new ApiTokenCreation(ApiTokenRefusal.None, 0);
                     }
                     else
                     {
@@ -88,16 +120,32 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
                     }
                 }
 
-                // Revoked tokens are purged from their revocation on: index them before they are revoked.
-                await Task.WhenAll(others.Where(o => indexed.Add(o.RowKey)).Select(o =>
-                    storage.AddAsync(PurgeIndex.ApiTokens, token.CreatedAt, o.RowKey[TokenPrefix.Length..], cancellationToken)));
-                foreach (var other in others.Take(MaxRevokedPerTransaction))
+                if (!revokeOthers && others.Count(o => o.RequiredTime("ExpiresAt") > token.CreatedAt) >= maxActive)
                 {
-                    var etag = other.ETag;
-                    other["Revoked"] = true;
-                    other["RevokedAt"] = token.CreatedAt;
-                    actions.Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, other, etag));
+                    return new ApiTokenCreation(ApiTokenRefusal.TooManyActive, 0);
                 }
+
+                if (!revokeOthers)
+                {
+                    others.Clear();
+                }
+            }
+
+            if (!inserted)
+            {
+                await InsertLookupsAsync();
+                inserted = true;
+            }
+
+            // Revoked tokens are purged from their revocation on: index them before they are revoked.
+            await Task.WhenAll(others.Where(o => indexed.Add(o.RowKey)).Select(o =>
+                storage.AddAsync(PurgeIndex.ApiTokens, token.CreatedAt, o.RowKey[TokenPrefix.Length..], cancellationToken)));
+            foreach (var other in others.Take(MaxRevokedPerTransaction))
+            {
+                var etag = other.ETag;
+                other["Revoked"] = true;
+                other["RevokedAt"] = token.CreatedAt;
+                actions.Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, other, etag));
             }
 
             // More active tokens than one transaction can revoke (the policy was just switched on): revoke a
@@ -109,7 +157,7 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
             }
 
             var marker = new TableEntity(partition, LatestKey) { ["TokenId"] = token.Id };
-            actions.Add(!revokeOthers
+            actions.Add(!guarded
                 ? new TableTransactionAction(TableTransactionActionType.UpsertReplace, marker)
                 : latest is null
                     ? new TableTransactionAction(TableTransactionActionType.Add, marker)
@@ -117,9 +165,15 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
             try
             {
                 await Table.SubmitEntityGroupAsync(actions, cancellationToken);
+                foreach (var other in others)
+                {
+                    // What the revoked tokens made goes with them (not this token, even if one of them is its parent).
+                    await RevokeDescendantsAsync(other.RowKey[TokenPrefix.Length..], token.CreatedAt, token.Id, cancellationToken);
+                }
+
                 if (final)
                 {
-                    return others.Count;
+                    return await ParentStillActiveAsync() ? new ApiTokenCreation(ApiTokenRefusal.None, others.Count) : new ApiTokenCreation(ApiTokenRefusal.ParentInactive, 0);
                 }
             }
             catch (TableTransactionFailedException e)
@@ -128,6 +182,18 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
                 // Another create (or a revoke) changed the owner's tokens first: read them again and decide again.
                 await storage.BackOffAsync("Create API token", attempt, cancellationToken);
             }
+        }
+
+        async Task<bool> ParentStillActiveAsync()
+        {
+            // The second read of the parent (see the class comment): a parent revoked meanwhile takes the child with it.
+            if (token.ParentId is not { } parentId || await IsActiveAsync(parentId, token.CreatedAt, CancellationToken.None))
+            {
+                return true;
+            }
+
+            await RevokeAsync(token.Id, token.CreatedAt, CancellationToken.None);
+            return false;
         }
     }
 
@@ -219,6 +285,46 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
             return false;
         }
 
+        // The token first, then what it made (see the class comment for why this order wins the race with a create).
+        var revoked = await RevokeOneAsync(ownerId, id, now, cancellationToken);
+        await RevokeDescendantsAsync(id, now, null, cancellationToken);
+        return revoked;
+    }
+
+    public async Task<int> RevokeAllOfUserAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (!TableEntities.IsKeySafe(userId))
+        {
+            return 0;
+        }
+
+        var partition = UserPrefix + userId;
+        var ids = new List<string>();
+        await foreach (var entity in Table.QueryAsync<TableEntity>(
+            TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {TokenPrefix} and RowKey lt {TokenEnd}"), select: ["RowKey"], cancellationToken: cancellationToken))
+        {
+            ids.Add(entity.RowKey[TokenPrefix.Length..]);
+        }
+
+        var revoked = 0;
+        foreach (var id in ids)
+        {
+            // Each token with its own conditional write (at most IronAuth:Tokens:MaxActivePerUser are unrevoked), then
+            // its descendants, which may belong to other users.
+            revoked += await RevokeOneAsync(userId, id, now, cancellationToken) ? 1 : 0;
+            revoked += await RevokeDescendantsAsync(id, now, null, cancellationToken);
+        }
+
+        return revoked;
+    }
+
+    /// <summary>Whether the token exists, is unrevoked and has not expired at <paramref name="now"/>.</summary>
+    private async Task<bool> IsActiveAsync(string id, DateTimeOffset now, CancellationToken cancellationToken) =>
+        await FindByIdAsync(id, cancellationToken) is { RevokedAt: null } token && token.ExpiresAt > now;
+
+    /// <summary>Revokes one token in its owner's partition: false when it is missing or already revoked.</summary>
+    private async Task<bool> RevokeOneAsync(string ownerId, string id, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         for (var attempt = 0; ; attempt++)
         {
             if (await Table.FindAsync(UserPrefix + ownerId, TokenPrefix + id, cancellationToken) is not { } entity || entity.GetBoolean("Revoked") == true)
@@ -244,6 +350,33 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
                 await storage.BackOffAsync("Revoke API token", attempt, cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// Revokes every token made from <paramref name="rootId"/>, breadth first through the child index rows, except
+    /// <paramref name="spare"/> (a token being created right now under a parent the one-active policy revokes).
+    /// Returns how many this call revoked.
+    /// </summary>
+    private async Task<int> RevokeDescendantsAsync(string rootId, DateTimeOffset now, string? spare, CancellationToken cancellationToken)
+    {
+        var revoked = 0;
+        var pending = new Queue<string>([rootId]);
+        var seen = new HashSet<string>(StringComparer.Ordinal) { rootId };
+        while (pending.TryDequeue(out var parentId))
+        {
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {parentId} and RowKey ge {ChildPrefix} and RowKey lt {ChildEnd}");
+            await foreach (var row in storage.Metering.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+            {
+                var childId = row.RowKey[ChildPrefix.Length..];
+                if (childId != spare && seen.Add(childId) && row.GetString("OwnerId") is { } ownerId)
+                {
+                    revoked += await RevokeOneAsync(ownerId, childId, now, cancellationToken) ? 1 : 0;
+                    pending.Enqueue(childId);
+                }
+            }
+        }
+
+        return revoked;
     }
 
     /// <summary>
@@ -280,6 +413,7 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
             ["ExpiresAt"] = token.ExpiresAt,
             ["Revoked"] = token.RevokedAt is not null,
         };
+        entity.SetOrRemove("ParentId", token.ParentId);
         entity.SetOrRemove("RevokedAt", token.RevokedAt);
         return entity;
     }
@@ -302,5 +436,6 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
         ExpiresAt = entity.RequiredTime("ExpiresAt"),
         RevokedAt = entity.GetDateTimeOffset("RevokedAt"),
         LastUsedAt = limits?.GetDateTimeOffset("LastUsedAt"),
+        ParentId = entity.GetString("ParentId"),
     };
 }

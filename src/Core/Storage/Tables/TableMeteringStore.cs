@@ -25,6 +25,10 @@ namespace IronAuth.Core.Storage.Tables;
 /// two). Refusals need no write: other writers only ever take tokens and add usage, and refill depends on
 /// time alone, so a bucket or quota that refuses on the known state refuses on the stored one too.
 /// </para>
+/// <para>
+/// A batch holds the uses of every caller of one token, so a use whose arithmetic throws is undone (the state goes
+/// back to before it) and fails alone; the rest of the batch is written as usual.
+/// </para>
 /// </summary>
 public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOptions> options, TimeProvider time) : IMeteringStore, IRateBucketStore, IUsageStore
 {
@@ -62,7 +66,7 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         (await SubmitAsync(tokenId, new Use(null, new Count(day, delta, quota), null), cancellationToken)).Usage!;
 
     public async Task<UsageDay> AddAsync(string tokenId, DateOnly day, UsageDelta delta, CancellationToken cancellationToken) =>
-        (await SubmitAsync(tokenId, new Use(null, new Count(day, delta, NoCap), null), cancellationToken)).Usage!.Day;
+        (await SubmitAsync(tokenId, new Use(null, new Count(day, delta, NoCap, AfterTheFact: true), null), cancellationToken)).Usage!.Day;
 
     public async Task<IReadOnlyList<UsageDay>> ListAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
@@ -81,7 +85,7 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             if (row is not null && row.Day >= from && row.Day <= to)
             {
                 days[row.Day] = days.TryGetValue(row.Day, out var same)
-                    ? same with { Requests = same.Requests + row.Requests, Tokens = same.Tokens + row.Tokens, CostMicros = same.CostMicros + row.CostMicros }
+                    ? QuotaRules.AddSaturating(same, new UsageDelta(row.Requests, row.Tokens, row.CostMicros))
                     : row;
             }
         }
@@ -227,9 +231,26 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             var outcomes = new Outcome?[batch.Count];
             var past = new List<int>();
             var later = new List<Use>();
+            var failed = new List<(int Use, Exception Error)>();
             for (var i = 0; i < batch.Count; i++)
             {
-                switch (working.Apply(batch[i], today, resolution, key, out var outcome))
+                // A use whose arithmetic throws (input no boundary should have let through) fails alone: the state
+                // goes back to what it was before it, and the batch's other uses, possibly other callers', go on.
+                var before = working.Snapshot();
+                Placement placement;
+                Outcome outcome;
+                try
+                {
+                    placement = working.Apply(batch[i], today, resolution, key, out outcome);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or ArithmeticException)
+                {
+                    working = before;
+                    failed.Add((i, e));
+                    continue;
+                }
+
+                switch (placement)
                 {
                     case Placement.Applied:
                         outcomes[i] = outcome;
@@ -274,6 +295,11 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             lock (meter)
             {
                 meter.Known = working.Changed ? (working.ETag is null ? null : working) : stored;
+            }
+
+            foreach (var (i, error) in failed)
+            {
+                batch[i].Completion.TrySetException(error);
             }
 
             for (var i = 0; i < batch.Count; i++)
@@ -325,9 +351,9 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             TableTransactionAction history;
             if (historyRows.GetValueOrDefault(finished.Day) is { } existing)
             {
-                row["Requests"] = finished.Requests + (existing.GetInt64("Requests") ?? 0);
-                row["LlmTokens"] = finished.Tokens + (existing.GetInt64("LlmTokens") ?? 0);
-                row["CostMicros"] = finished.CostMicros + (existing.GetInt64("CostMicros") ?? 0);
+                row["Requests"] = QuotaRules.Saturating(finished.Requests, existing.GetInt64("Requests") ?? 0);
+                row["LlmTokens"] = QuotaRules.Saturating(finished.Tokens, existing.GetInt64("LlmTokens") ?? 0);
+                row["CostMicros"] = QuotaRules.Saturating(finished.CostMicros, existing.GetInt64("CostMicros") ?? 0);
                 history = new TableTransactionAction(TableTransactionActionType.UpdateReplace, row, existing.ETag);
             }
             else
@@ -376,18 +402,13 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         {
             var row = await Table.FindAsync(key, rowKey, CancellationToken.None);
             var current = row is null ? new UsageDay(key, count.Day, 0, 0, 0) : HistoryRow(key, row)!;
-            var refusal = QuotaRules.Refusal(current, count.Delta, count.Quota);
-            if (refusal != QuotaKind.None)
+            var outcome = count.Apply(current);
+            if (!outcome.Added)
             {
-                return new UsageOutcome(false, current, refusal);
+                return outcome;
             }
 
-            var after = current with
-            {
-                Requests = current.Requests + count.Delta.Requests,
-                Tokens = current.Tokens + count.Delta.Tokens,
-                CostMicros = current.CostMicros + count.Delta.CostMicros,
-            };
+            var after = outcome.Day;
             var entity = new TableEntity(key, rowKey) { ["Requests"] = after.Requests, ["LlmTokens"] = after.Tokens, ["CostMicros"] = after.CostMicros };
             try
             {
@@ -433,7 +454,12 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
 
     private sealed record Take(int Capacity, double RefillPerSecond, DateTimeOffset Now);
 
-    private sealed record Count(DateOnly Day, UsageDelta Delta, Quota Quota);
+    /// <summary>A count: quota-checked (a verify), or usage that already happened (<paramref name="AfterTheFact"/>), which saturates.</summary>
+    private sealed record Count(DateOnly Day, UsageDelta Delta, Quota Quota, bool AfterTheFact = false)
+    {
+        public UsageOutcome Apply(UsageDay current) =>
+            AfterTheFact ? new UsageOutcome(true, QuotaRules.AddSaturating(current, Delta), QuotaKind.None) : QuotaRules.TryAdd(current, Delta, Quota);
+    }
 
     /// <summary>One queued call: a take, a count, a touch, or (verify) all three, the count only if the take admits.</summary>
     private sealed class Use(Take? take, Count? count, DateTimeOffset? touch)
@@ -504,6 +530,9 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             CostMicros = entity.GetInt64("CostMicros") ?? 0,
             LastUsedAt = entity.GetDateTimeOffset("LastUsedAt"),
         };
+
+        /// <summary>An exact copy, to go back to if applying a use fails.</summary>
+        public MeterState Snapshot() => (MeterState)MemberwiseClone();
 
         public MeterState Clone()
         {
@@ -627,7 +656,7 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             }
 
             Day ??= count.Day;
-            var outcome = QuotaRules.TryAdd(new UsageDay(key, count.Day, Requests, Tokens, CostMicros), count.Delta, count.Quota);
+            var outcome = count.Apply(new UsageDay(key, count.Day, Requests, Tokens, CostMicros));
             if (outcome.Added)
             {
                 (Requests, Tokens, CostMicros) = (outcome.Day.Requests, outcome.Day.Tokens, outcome.Day.CostMicros);
