@@ -42,7 +42,11 @@ internal static class ApiDocumentTransforms
         ["status"] = ["active", "suspended", "deleted"],
         ["auth_method"] = ["session", "api_token"],
         ["exhausted"] = ["none", "daily_requests", "daily_tokens", "daily_cost"],
+        ["state"] = ["active", "revoked", "expired"],
     };
+
+    // The verdict codes of /api/tokens/verify (TokenVerdict.ToWire), the one "code" that is not a problem's.
+    private static readonly string[] VerdictCodes = [.. Enum.GetValues<Core.Tokens.VerdictCode>().Select(Core.Tokens.TokenVerdict.ToWire)];
 
     public static Task DocumentAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
     {
@@ -176,9 +180,12 @@ internal static class ApiDocumentTransforms
         // A default makes generators treat a field as always present (openapi-typescript types it as required);
         // absent means "the default" here, which the descriptions say.
         schema.Default = null;
-        if (context.JsonPropertyInfo is { } property && Enums.TryGetValue(property.Name, out var values) && type == typeof(string))
+        if (context.JsonPropertyInfo is { } property && type == typeof(string)
+            && (property.Name == "code" && property.DeclaringType == typeof(Contracts.VerifyTokenResponse) ? VerdictCodes : Enums.GetValueOrDefault(property.Name)) is { } values)
         {
-            schema.Enum = [.. values.Select(v => (JsonNode)JsonValue.Create(v))];
+            // A nullable string's enum must list null too, or null would not validate against it.
+            var nullable = schema.Type is { } t && t.HasFlag(JsonSchemaType.Null);
+            schema.Enum = [.. values.Select(v => (JsonNode)JsonValue.Create(v)), .. nullable ? new JsonNode[] { null! } : []];
         }
 
         return Task.CompletedTask;

@@ -31,8 +31,12 @@ public static class NodePackages
         throw new InvalidOperationException($"tests/{name}/package-lock.json was not found above {AppContext.BaseDirectory}.");
     }
 
-    /// <summary>Runs <c>node</c> with <paramref name="args"/> in <paramref name="directory"/>; its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunNodeAsync(string directory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    /// <summary>
+    /// Runs <c>node</c> with <paramref name="args"/> in <paramref name="directory"/>: its exit code, everything it printed,
+    /// and its standard output alone (for a report on stdout with notices on stderr).
+    /// </summary>
+    public static async Task<(int ExitCode, string Output, string StandardOutput)> RunNodeAsync(
+        string directory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var start = new ProcessStartInfo("node")
         {
@@ -52,10 +56,12 @@ public static class NodePackages
         }
 
         var output = new StringBuilder();
-        using var node = StartProcess(start, output);
+        var standardOutput = new StringBuilder();
+        using var node = StartProcess(start, output, standardOutput);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         try
         {
+            // Returns once the output streams are drained too.
             await node.WaitForExitAsync(timeout.Token);
         }
         catch (OperationCanceledException)
@@ -64,8 +70,7 @@ public static class NodePackages
             throw new InvalidOperationException($"node {string.Join(' ', args)} did not finish within 3 minutes. Its output:\n{output}");
         }
 
-        // WaitForExitAsync returns once the streams are drained too.
-        return (node.ExitCode, output.ToString());
+        return (node.ExitCode, output.ToString(), standardOutput.ToString());
     }
 
     /// <summary>
@@ -142,7 +147,7 @@ public static class NodePackages
         }
     }
 
-    public static Process StartProcess(ProcessStartInfo start, StringBuilder output)
+    public static Process StartProcess(ProcessStartInfo start, StringBuilder output, StringBuilder? standardOutput = null)
     {
         Process process;
         try
@@ -154,7 +159,14 @@ public static class NodePackages
             throw new InvalidOperationException($"{MissingNode} ({start.FileName}: {e.Message})", e);
         }
 
-        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.OutputDataReceived += (_, e) =>
+        {
+            Append(output, e.Data);
+            if (standardOutput is not null)
+            {
+                Append(standardOutput, e.Data);
+            }
+        };
         process.ErrorDataReceived += (_, e) => Append(output, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
