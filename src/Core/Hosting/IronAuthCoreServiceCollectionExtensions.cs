@@ -31,6 +31,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<SigningKeys>();
         services.TryAddSingleton<AccessTokens>();
         services.TryAddSingleton<LoginThrottle>();
+        services.TryAddSingleton<PasswordAttempts>();
         services.TryAddSingleton<SignInManager>();
         services.TryAddSingleton<UserManager>();
         services.TryAddSingleton<CredentialCache>();

@@ -85,6 +85,116 @@ public abstract class BruteForceTests(string store)
         Assert.Equal(1, await VerificationsFor("not a valid username!"));
         Assert.Equal(1, await VerificationsFor(new string('x', 500)));
     }
+
+    private const int MaxFailures = 5;
+
+    // More hashing slots than the default (cores - 1, often 1), so reservations really race inside one process too.
+    private static Dictionary<string, string?> RacingSettings() => new()
+    {
+        ["IronAuth:Login:MaxFailures"] = MaxFailures.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["IronAuth:Login:LockoutSeconds"] = "60",
+        ["IronAuth:Passwords:MaxConcurrentHashes"] = "8",
+    };
+
+    private static Task<HttpResponseMessage> LoginAsync(TestServer server, string username, string password) =>
+        server.NewClient().PostAsJsonAsync("api/auth/login", new { username, password });
+
+    private static async Task<(int Unauthorized, int Locked, int Contended, HttpResponseMessage[] All)> TallyAsync(IEnumerable<Task<HttpResponseMessage>> requests)
+    {
+        var responses = await Task.WhenAll(requests);
+        var unauthorized = 0;
+        var locked = 0;
+        var contended = 0;
+        foreach (var response in responses.Where(r => r.StatusCode != HttpStatusCode.OK))
+        {
+            var code = (await response.ReadJsonAsync())["code"]!.GetValue<string>();
+            switch ((response.StatusCode, code))
+            {
+                case (HttpStatusCode.Unauthorized, "invalid_credentials") or (HttpStatusCode.Forbidden, "invalid_credentials"):
+                    unauthorized++;
+                    break;
+                case (HttpStatusCode.TooManyRequests, "account_locked"):
+                    Assert.NotNull(response.Headers.RetryAfter?.Delta);
+                    locked++;
+                    break;
+                case (HttpStatusCode.TooManyRequests, "rate_limited"):
+                    contended++;
+                    break;
+                default:
+                    Assert.Fail($"Unexpected {(int)response.StatusCode} {code}");
+                    break;
+            }
+        }
+
+        return (unauthorized, locked, contended, responses);
+    }
+
+    [Fact]
+    public async Task Parallel_wrong_passwords_are_checked_at_most_MaxFailures_times()
+    {
+        await using var server = await TestServer.StartAsync(store, RacingSettings());
+        var (username, password, _) = await server.CreateUserAsync("user");
+        var hasher = server.Services.GetRequiredService<PasswordHasher>();
+        var before = hasher.Verifications;
+
+        var (wrong, locked, contended, _) = await TallyAsync(Enumerable.Range(0, 30).Select(i => LoginAsync(server, username, "wrong-guess-" + i)));
+
+        // Each 401 is a checked guess; every other attempt was refused before any hashing.
+        Assert.InRange(wrong, 1, MaxFailures);
+        Assert.Equal(30, wrong + locked + contended);
+        Assert.Equal(wrong, hasher.Verifications - before);
+        if (wrong == MaxFailures)
+        {
+            await (await LoginAsync(server, username, password)).AssertProblemAsync(HttpStatusCode.TooManyRequests, "account_locked");
+        }
+    }
+
+    [Fact]
+    public async Task Parallel_guesses_with_the_right_password_among_them_stay_within_the_lockout()
+    {
+        await using var server = await TestServer.StartAsync(store, RacingSettings());
+        var (username, password, _) = await server.CreateUserAsync("user");
+        var hasher = server.Services.GetRequiredService<PasswordHasher>();
+        var before = hasher.Verifications;
+
+        var requests = Enumerable.Range(0, 27).Select(i => LoginAsync(server, username, "wrong-guess-" + i)).Append(LoginAsync(server, username, password));
+        var (wrong, locked, contended, all) = await TallyAsync(requests);
+
+        var signedIn = all[^1].StatusCode == HttpStatusCode.OK;
+        // Without the right password, at most MaxFailures guesses are checked. The right one, when it got in before
+        // the lock, clears the counters as the owner's sign-in does, opening one new window: MaxFailures - 1
+        // before it, MaxFailures after. Today's code checked all 27.
+        Assert.InRange(wrong, 1, signedIn ? 2 * MaxFailures - 1 : MaxFailures);
+        Assert.Equal(28, wrong + locked + contended + (signedIn ? 1 : 0));
+        Assert.Equal(wrong + (signedIn ? 1 : 0), hasher.Verifications - before);
+    }
+
+    [Fact]
+    public async Task Two_instances_on_one_store_share_the_lockout_under_parallel_guessing()
+    {
+        using var shared = await TestStore.CreateAsync(store);
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
+        await using var first = await TestServer.StartAsync(shared, RacingSettings(), clock);
+        await using var second = await TestServer.StartAsync(shared, RacingSettings(), clock);
+        var (username, password, _) = await first.CreateUserAsync("user");
+        var hashers = new[] { first, second }.Select(s => s.Services.GetRequiredService<PasswordHasher>()).ToArray();
+        var before = hashers.Sum(h => h.Verifications);
+
+        var (wrong, locked, contended, _) = await TallyAsync(
+            Enumerable.Range(0, 40).Select(i => LoginAsync(i % 2 == 0 ? first : second, username, "wrong-guess-" + i)));
+
+        Assert.InRange(wrong, 1, MaxFailures);
+        Assert.Equal(40, wrong + locked + contended);
+        Assert.Equal(wrong, hashers.Sum(h => h.Verifications) - before);
+        if (wrong == MaxFailures)
+        {
+            await (await LoginAsync(second, username, password)).AssertProblemAsync(HttpStatusCode.TooManyRequests, "account_locked");
+            await (await LoginAsync(first, username, password)).AssertProblemAsync(HttpStatusCode.TooManyRequests, "account_locked");
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(HttpStatusCode.OK, (await LoginAsync(second, username, password)).StatusCode);
+    }
 }
 
 public sealed class SqliteBruteForceTests() : BruteForceTests(TestStore.Sqlite);

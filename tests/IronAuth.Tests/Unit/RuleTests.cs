@@ -93,6 +93,21 @@ public sealed class LockoutTests
     }
 
     [Fact]
+    public void A_reservation_counts_before_the_check_and_a_locked_account_refuses_one()
+    {
+        var user = NewUser() with { FailedLogins = 2 };
+
+        var reserved = Lockout.Reserve(user, Options, Now);
+
+        // The third reservation is the lock itself: no later attempt gets as far as a hash.
+        Assert.True(Lockout.IsLocked(reserved.Value!, Now));
+        var refused = Lockout.Reserve(reserved.Value!, Options, Now.AddSeconds(10));
+        Assert.Equal("account_locked", refused.Failure?.Code);
+        Assert.Equal(TimeSpan.FromSeconds(50), refused.Failure!.RetryAfter);
+        Assert.True(Lockout.Reserve(reserved.Value!, Options, Now.AddSeconds(60)).Succeeded);
+    }
+
+    [Fact]
     public void Success_clears_failures_and_the_lock_history()
     {
         var user = NewUser() with { FailedLogins = 2, LockoutCount = 3, LockedUntil = Now.AddMinutes(-1) };
