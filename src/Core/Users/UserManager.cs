@@ -26,11 +26,15 @@ public sealed class UserManager(
     IAuditStore audit,
     PasswordPolicy policy,
     PasswordHasher hasher,
+    PasswordAttempts attempts,
     CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time)
 {
     public const int MaxPageSize = 200;
+
+    private static readonly Failure WrongCurrentPassword =
+        new(FailureKind.Forbidden, "invalid_credentials", "current_password is incorrect.");
 
     private static readonly Failure InvalidResetToken =
         new(FailureKind.Validation, "invalid_reset_token", "The reset token is invalid, expired or already used.");
@@ -184,7 +188,11 @@ public sealed class UserManager(
         return result;
     }
 
-    /// <summary>Self-service change: needs the current password and ends the user's other sessions.</summary>
+    /// <summary>
+    /// Self-service change: needs the current password and ends the user's other sessions. The current password is
+    /// checked under the same lockout as sign-in (<see cref="PasswordAttempts"/>), so a stolen access token cannot
+    /// make it a guessing oracle: wrong guesses count, are audited, and lock the account for sign-in as well.
+    /// </summary>
     public async Task<Result<User>> ChangePasswordAsync(
         Actor actor, string id, string currentPassword, string newPassword, string? keepSessionId, CancellationToken cancellationToken)
     {
@@ -193,15 +201,14 @@ public sealed class UserManager(
             return Failure.NotFound("User");
         }
 
-        switch (await hasher.VerifyAsync(currentPassword, user.PasswordHash, cancellationToken))
+        var checkedPassword = await attempts.CheckAsync(
+            user, currentPassword, actor, AuditActions.PasswordChangeFailed, WrongCurrentPassword, cancellationToken);
+        if (checkedPassword.Failure is { } failure)
         {
-            case null:
-                return PasswordHasher.Busy;
-            case PasswordVerdict.Mismatch:
-                return new Failure(FailureKind.Forbidden, "invalid_credentials", "current_password is incorrect.");
+            return failure;
         }
 
-        var result = await SetPasswordAsync(user, newPassword, cancellationToken);
+        var result = await SetPasswordAsync(checkedPassword.Value!.User, newPassword, cancellationToken);
         if (result.Succeeded)
         {
             await EndSessionsAsync(id, keepSessionId, "password_changed", cancellationToken);

@@ -195,6 +195,61 @@ public abstract class BruteForceTests(string store)
         clock.Advance(TimeSpan.FromSeconds(61));
         Assert.Equal(HttpStatusCode.OK, (await LoginAsync(second, username, password)).StatusCode);
     }
+
+    [Fact]
+    public async Task Wrong_current_passwords_count_toward_the_sign_in_lockout_and_are_audited()
+    {
+        await using var server = await TestServer.StartAsync(store, new Dictionary<string, string?>
+        {
+            ["IronAuth:Login:MaxFailures"] = "3",
+            ["IronAuth:Login:LockoutSeconds"] = "60",
+        });
+        var (username, password, tokens) = await server.CreateUserAsync("user");
+        var asUser = server.NewClient(tokens.Access);
+        Task<HttpResponseMessage> Change(string current) =>
+            asUser.PostAsJsonAsync($"api/users/{tokens.UserId}/password", new { current_password = current, new_password = "a-brand-new-passphrase-42" });
+
+        for (var i = 0; i < 3; i++)
+        {
+            await (await Change("wrong-current-" + i)).AssertProblemAsync(HttpStatusCode.Forbidden, "invalid_credentials");
+        }
+
+        // The stolen token no longer confirms guesses, and the owner's sign-in is locked by the same counter.
+        var locked = await Change(password);
+        await locked.AssertProblemAsync(HttpStatusCode.TooManyRequests, "account_locked");
+        Assert.Equal(TimeSpan.FromSeconds(60), locked.Headers.RetryAfter?.Delta);
+        await (await LoginAsync(server, username, password)).AssertProblemAsync(HttpStatusCode.TooManyRequests, "account_locked");
+
+        var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        var entries = (await (await admin.GetAsync($"api/users/{tokens.UserId}/audit?limit=200")).ReadJsonAsync())["items"]!.AsArray();
+        string Reason(System.Text.Json.Nodes.JsonNode? e) => e!["details"]!["reason"]?.GetValue<string>() ?? "";
+        var failed = entries.Where(e => e!["action"]!.GetValue<string>() == "user.password_change_failed").ToList();
+        Assert.Equal(3, failed.Count(e => Reason(e) == "invalid_credentials"));
+        Assert.Equal(1, failed.Count(e => Reason(e) == "locked"));
+        Assert.All(failed, e => Assert.Equal(tokens.UserId, e!["actor_id"]!.GetValue<string>()));
+        var lockEntry = Assert.Single(entries, e => e!["action"]!.GetValue<string>() == "login.locked");
+        Assert.Equal("user.password_change_failed", lockEntry!["details"]!["after"]!.GetValue<string>());
+
+        server.Time.Advance(TimeSpan.FromSeconds(61));
+        Assert.Equal(HttpStatusCode.NoContent, (await Change(password)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Parallel_wrong_current_passwords_are_checked_at_most_MaxFailures_times()
+    {
+        await using var server = await TestServer.StartAsync(store, RacingSettings());
+        var (_, _, tokens) = await server.CreateUserAsync("user");
+        var hasher = server.Services.GetRequiredService<PasswordHasher>();
+        var before = hasher.Verifications;
+
+        var (wrong, locked, contended, _) = await TallyAsync(Enumerable.Range(0, 30).Select(i =>
+            server.NewClient(tokens.Access).PostAsJsonAsync(
+                $"api/users/{tokens.UserId}/password", new { current_password = "wrong-current-" + i, new_password = "a-brand-new-passphrase-42" })));
+
+        Assert.InRange(wrong, 1, MaxFailures);
+        Assert.Equal(30, wrong + locked + contended);
+        Assert.Equal(wrong, hasher.Verifications - before);
+    }
 }
 
 public sealed class SqliteBruteForceTests() : BruteForceTests(TestStore.Sqlite);
