@@ -27,13 +27,13 @@ public sealed record PasswordMatch(User User, bool NeedsRehash);
 /// be checked.</item>
 /// <item>Only then is bcrypt run, against the hash of the user as the reservation read it.</item>
 /// <item>A wrong password is audited (and the lock, when its reservation set one); nothing more is written, the
-/// reservation already counted it. A correct one clears the counters.</item>
+/// reservation already counted it. A correct one clears the counters, on an active account.</item>
 /// </list>
 /// <para>
 /// So every hashed attempt is a distinct, committed increment of the counter, and the increment that reaches
 /// <see cref="LoginOptions.MaxFailures"/> locks in the same write: at most <c>MaxFailures</c> wrong passwords are
-/// checked per lock window, whatever the concurrency, across instances, on both stores. A correct password clears
-/// the counters (the account's owner is back), which is the only way a new window opens early.
+/// checked per lock window, whatever the concurrency, across instances, on both stores. A correct password on an
+/// active account clears the counters (the owner is back), the only way a new window opens early.
 /// </para>
 /// </remarks>
 public sealed partial class PasswordAttempts(
@@ -106,11 +106,19 @@ public sealed partial class PasswordAttempts(
             return mismatch;
         }
 
+        var needsRehash = verdict.Value == PasswordVerdict.MatchNeedsRehash;
+        if (reserved is not { IsActive: true })
+        {
+            // A suspended account gains nothing from its password, so the match stays counted: guesses at it stay
+            // within one window of MaxFailures even when one of them is right (its 403 says "suspended" no more often).
+            return new PasswordMatch(reserved ?? user, needsRehash);
+        }
+
         // The owner proved the password: the failures, any lock (even one its own reservation just set) and the
         // doubling are cleared. Losing this write to concurrent writers only leaves the attempt counted.
         var now = time.GetUtcNow();
         var cleared = await users.ChangeAsync(cache, user.Id, current => Lockout.RecordSuccess(current, now), cancellationToken);
-        return new PasswordMatch(cleared.Value ?? user, verdict.Value == PasswordVerdict.MatchNeedsRehash);
+        return new PasswordMatch(cleared.Value ?? reserved, needsRehash);
     }
 
     private async Task<Failure> RefusedAsync(User user, Failure refused, Actor actor, string failedAction, Failure mismatch)
