@@ -20,6 +20,7 @@ public sealed partial class SignInManager(
     PasswordAttempts attempts,
     AccessTokens accessTokens,
     LoginThrottle throttle,
+    AuditPseudonyms pseudonyms,
     CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time,
@@ -191,10 +192,11 @@ public sealed partial class SignInManager(
 
     private async Task RecordUnknownUserAsync(string username, string? clientIp)
     {
-        // The attempted name is recorded only when it is a valid username, so a password typed into
-        // the username field is less likely to land in the log.
-        var attempted = UsernameRules.CheckUsername(username) is null ? username : "(invalid)";
-        await audit.AppendAboutUserAsync(time, Actor.Anonymous(clientIp), AuditActions.LoginFailed, null, ("reason", "invalid_credentials"), ("username", attempted));
+        // Never the name itself: a password typed into the username field would land in a log every viewer reads.
+        // A keyed hash still lets an admin see that one unknown name was tried again and again.
+        var pseudonym = await pseudonyms.OfUsernameAsync(username);
+        await audit.AppendAboutUserAsync(
+            time, Actor.Anonymous(clientIp), AuditActions.LoginFailed, null, ("reason", "invalid_credentials"), ("username_hmac", pseudonym));
     }
 
     [LoggerMessage(EventId = 1001, EventName = "LoginThrottled", Level = LogLevel.Warning, Message = "Login attempt refused: too many attempts from one client address")]
