@@ -44,7 +44,7 @@ public sealed class UserManager(
         var invalid = UsernameRules.CheckUsername(request.Username)
             ?? UsernameRules.CheckEmail(request.Email)
             ?? UsernameRules.CheckDisplayName(request.DisplayName)
-            ?? policy.Check(request.Password, request.Username);
+            ?? policy.Check(request.Password, request.Username, request.Email);
         if (invalid is not null)
         {
             return invalid;
@@ -245,7 +245,7 @@ public sealed class UserManager(
         }
 
         // Check the policy before spending, so a rejected password does not burn the token.
-        if (policy.Check(newPassword, user.Username) is { } weak)
+        if (policy.Check(newPassword, user.Username, user.Email) is { } weak)
         {
             return weak;
         }
@@ -267,7 +267,7 @@ public sealed class UserManager(
 
     private async Task<Result<User>> SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken, bool clearLockout = false)
     {
-        if (policy.Check(newPassword, user.Username) is { } weak)
+        if (policy.Check(newPassword, user.Username, user.Email) is { } weak)
         {
             return weak;
         }
