@@ -60,10 +60,11 @@ public sealed partial class PasswordAttempts(
         User user, string password, Actor actor, string failedAction, Failure mismatch, CancellationToken cancellationToken)
     {
         var login = options.Value.Login;
-        if (Lockout.IsLocked(user, time.GetUtcNow()))
+        var readAt = time.GetUtcNow();
+        if (Lockout.IsLocked(user, readAt))
         {
             await audit.AppendAboutUserAsync(time, actor, failedAction, user.Id, ("reason", "locked"));
-            return Lockout.Locked(user, time.GetUtcNow());
+            return Lockout.Locked(user, readAt);
         }
 
         User? before = null;
