@@ -83,7 +83,15 @@ public sealed partial class SignInManager(
 
         if (needsRehash && await hasher.HashAsync(password, cancellationToken) is { } rehash)
         {
-            var upgraded = await users.ChangeAsync(cache, user.Id, current => current with { PasswordHash = rehash, UpdatedAt = now }, cancellationToken);
+            // Only over the hash that was checked: a password changed meanwhile must not be overwritten by the old one.
+            var checkedHash = user.PasswordHash;
+            var upgraded = await users.ChangeAsync(
+                cache,
+                user.Id,
+                current => current.PasswordHash == checkedHash
+                    ? current with { PasswordHash = rehash, UpdatedAt = now }
+                    : Failure.Conflict("password_changed", "The password changed while it was being upgraded."),
+                cancellationToken);
             user = upgraded.Value ?? user;
         }
 
