@@ -55,7 +55,7 @@ public static class IronAuthRoutes
         new("PUT", "users/{id}/role", "SetUserRole", "Change a user's role (admin)", UserEndpoints.SetRole,
             b => b.Accepts<SetRoleRequest>("application/json").Produces<UserResponse>().Problems(400, 401, 403, 404, 409)),
         new("POST", "users/{id}/password", "ChangePassword", "Change one's own password; ends one's other sessions", UserEndpoints.ChangePassword,
-            b => b.Accepts<ChangePasswordRequest>("application/json").Produces(204).Problems(400, 401, 403, 404)),
+            b => b.Accepts<ChangePasswordRequest>("application/json").Produces(204).Problems(400, 401, 403, 404, 429, 503)),
         new("POST", "users/{id}/password-reset", "IssuePasswordReset", "Issue a one-time password reset token (admin)", UserEndpoints.IssuePasswordReset,
             b => b.Produces<PasswordResetResponse>().Problems(401, 403, 404)),
         new("GET", "users/{id}/audit", "ListUserAudit", "Audit entries made by or about a user, newest first", AuditEndpoints.ListForUser,

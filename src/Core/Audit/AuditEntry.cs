@@ -51,6 +51,7 @@ public static class AuditActions
     public const string UserDeleted = "user.deleted";
     public const string UserRoleChanged = "user.role_changed";
     public const string PasswordChanged = "user.password_changed";
+    public const string PasswordChangeFailed = "user.password_change_failed";
     public const string PasswordResetIssued = "user.password_reset_issued";
     public const string PasswordReset = "user.password_reset";
     public const string LoginSucceeded = "login.succeeded";

@@ -89,6 +89,9 @@ public sealed class PasswordOptions
 
     public int MinLength { get; set; } = 12;
 
+    /// <summary>The zxcvbn score (0 to 4) a new password needs; 0 turns the estimator off.</summary>
+    public int MinStrength { get; set; } = 3;
+
     /// <summary>Hashes allowed to run at once; the rest queue so a login flood cannot take every core.</summary>
     public int MaxConcurrentHashes { get; set; } = Math.Max(1, Environment.ProcessorCount - 1);
 

@@ -41,6 +41,11 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
             errors.Add($"IronAuth:Passwords:MinLength must be between 8 and {PasswordLimits.MaxBytes} (was {passwords.MinLength}).");
         }
 
+        if (passwords.MinStrength is < 0 or > 4)
+        {
+            errors.Add($"IronAuth:Passwords:MinStrength must be a zxcvbn score from 0 (off) to 4 (was {passwords.MinStrength}).");
+        }
+
         if (passwords.MaxConcurrentHashes < 1)
         {
             errors.Add("IronAuth:Passwords:MaxConcurrentHashes must be at least 1.");

@@ -32,6 +32,8 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<SigningKeys>();
         services.TryAddSingleton<AccessTokens>();
         services.TryAddSingleton<LoginThrottle>();
+        services.TryAddSingleton<PasswordAttempts>();
+        services.TryAddSingleton<AuditPseudonyms>();
         services.TryAddSingleton<SignInManager>();
         services.TryAddSingleton<UserManager>();
         services.TryAddSingleton<CredentialCache>();

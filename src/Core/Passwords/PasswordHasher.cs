@@ -45,32 +45,50 @@ public sealed class PasswordHasher : IDisposable
         RunAsync(() => BCrypt.Net.BCrypt.HashPassword(password, options.BcryptWorkFactor), cancellationToken);
 
     /// <summary>Checks a password; null when no hashing slot freed up in time.</summary>
-    public async Task<PasswordVerdict?> VerifyAsync(string password, string? hash, CancellationToken cancellationToken)
+    public Task<PasswordVerdict?> VerifyAsync(string password, string? hash, CancellationToken cancellationToken) =>
+        RunAsync(() => (PasswordVerdict?)Check(password, hash), cancellationToken);
+
+    /// <summary>
+    /// Takes a hashing slot first, then asks <paramref name="admit"/> for the hash to check against (or a refusal),
+    /// then checks. <see cref="Busy"/> when no slot freed up in time, and then <paramref name="admit"/> was never
+    /// called: whatever it records (a lockout reservation) is only ever recorded for a password that is then checked.
+    /// </summary>
+    public async Task<Result<PasswordVerdict>> VerifyAdmittedAsync(
+        string password, Func<Task<Result<string>>> admit, CancellationToken cancellationToken)
     {
-        // Oversized input can never match a policy-made hash; it still costs one hash so timing says nothing.
-        var usable = hash is not null && Encoding.UTF8.GetByteCount(password) <= PasswordLimits.MaxBytes;
-        var target = usable ? hash! : dummyHash.Value;
-        var matched = await RunAsync(
-            () =>
-            {
-                Interlocked.Increment(ref verifications);
-                return (bool?)Verify(password, target);
-            },
-            cancellationToken);
-        return matched switch
+        if (!await slots.WaitAsync(options.HashQueueTimeout, cancellationToken))
         {
-            null => null,
-            true when usable => BCrypt.Net.BCrypt.PasswordNeedsRehash(hash!, options.BcryptWorkFactor)
-                ? PasswordVerdict.MatchNeedsRehash
-                : PasswordVerdict.Match,
-            _ => PasswordVerdict.Mismatch,
-        };
+            return Busy;
+        }
+
+        try
+        {
+            var admitted = await admit();
+            return admitted.Failure is { } refused ? refused : Check(password, admitted.Value);
+        }
+        finally
+        {
+            slots.Release();
+        }
     }
 
     /// <summary>bcrypt verifications run so far, the dummy ones included.</summary>
     public long Verifications => Interlocked.Read(ref verifications);
 
     public void Dispose() => slots.Dispose();
+
+    private PasswordVerdict Check(string password, string? hash)
+    {
+        // Oversized input can never match a policy-made hash; it still costs one hash so timing says nothing.
+        var usable = hash is not null && Encoding.UTF8.GetByteCount(password) <= PasswordLimits.MaxBytes;
+        Interlocked.Increment(ref verifications);
+        if (!Verify(password, usable ? hash! : dummyHash.Value) || !usable)
+        {
+            return PasswordVerdict.Mismatch;
+        }
+
+        return BCrypt.Net.BCrypt.PasswordNeedsRehash(hash!, options.BcryptWorkFactor) ? PasswordVerdict.MatchNeedsRehash : PasswordVerdict.Match;
+    }
 
     private static bool Verify(string password, string hash)
     {

@@ -17,8 +17,10 @@ public sealed partial class SignInManager(
     ISessionStore sessions,
     IAuditStore audit,
     PasswordHasher hasher,
+    PasswordAttempts attempts,
     AccessTokens accessTokens,
     LoginThrottle throttle,
+    AuditPseudonyms pseudonyms,
     CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time,
@@ -51,40 +53,47 @@ public sealed partial class SignInManager(
             user = null;
         }
 
-        if (user is not null && Lockout.IsLocked(user, now))
+        if (user is null)
         {
-            await audit.AppendAboutUserAsync(time, Actor.Anonymous(clientIp), AuditActions.LoginFailed, user.Id, ("reason", "locked"));
-            return new Failure(FailureKind.TooManyRequests, "account_locked", "Too many failed sign-ins; the account is locked for a while.")
+            // Unknown names cost the same hash as known ones, so timing does not say whether a name exists.
+            if (await hasher.VerifyAsync(password, null, cancellationToken) is null)
             {
-                RetryAfter = user.LockedUntil!.Value - now,
-            };
-        }
+                return PasswordHasher.Busy;
+            }
 
-        var verdict = await hasher.VerifyAsync(password, user?.PasswordHash, cancellationToken);
-        if (verdict is null)
-        {
-            return PasswordHasher.Busy;
-        }
-
-        if (user is null || verdict == PasswordVerdict.Mismatch)
-        {
-            await RecordFailureAsync(user, username, clientIp, cancellationToken);
+            await RecordUnknownUserAsync(username, clientIp);
             return InvalidCredentials;
         }
 
+        var actor = Actor.Anonymous(clientIp);
+        var checkedPassword = await attempts.CheckAsync(user, password, actor, AuditActions.LoginFailed, InvalidCredentials, cancellationToken);
+        if (checkedPassword.Failure is { } failure)
+        {
+            return failure;
+        }
+
+        var (matched, needsRehash) = checkedPassword.Value!;
+        user = matched;
         if (!user.IsActive)
         {
-            await audit.AppendAboutUserAsync(time, Actor.Anonymous(clientIp), AuditActions.LoginFailed, user.Id, ("reason", "suspended"));
+            // Said only to someone who has just proved the password, after the same lockout as everyone (see README).
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "suspended"));
             return new Failure(FailureKind.Forbidden, "account_suspended", "This account is suspended.");
         }
 
-        var rehash = verdict == PasswordVerdict.MatchNeedsRehash ? await hasher.HashAsync(password, cancellationToken) : null;
-        var updated = await users.ChangeAsync(
-            cache,
-            user.Id,
-            current => Lockout.RecordSuccess(current, now) with { PasswordHash = rehash ?? current.PasswordHash },
-            cancellationToken);
-        user = updated.Value ?? user;
+        if (needsRehash && await hasher.HashAsync(password, cancellationToken) is { } rehash)
+        {
+            // Only over the hash that was checked: a password changed meanwhile must not be overwritten by the old one.
+            var checkedHash = user.PasswordHash;
+            var upgraded = await users.ChangeAsync(
+                cache,
+                user.Id,
+                current => current.PasswordHash == checkedHash
+                    ? current with { PasswordHash = rehash, UpdatedAt = now }
+                    : Failure.Conflict("password_changed", "The password changed while it was being upgraded."),
+                cancellationToken);
+            user = upgraded.Value ?? user;
+        }
 
         var signIn = await StartSessionAsync(user, cancellationToken);
         await audit.AppendAboutUserAsync(time, new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId));
@@ -191,35 +200,17 @@ public sealed partial class SignInManager(
         return new SignIn(user, sessionId, access, refresh, expires);
     }
 
-    private async Task RecordFailureAsync(User? user, string username, string? clientIp, CancellationToken cancellationToken)
+    private async Task RecordUnknownUserAsync(string username, string? clientIp)
     {
-        var actor = Actor.Anonymous(clientIp);
-        if (user is null)
-        {
-            // The attempted name is recorded only when it is a valid username, so a password typed into
-            // the username field is less likely to land in the log.
-            var attempted = UsernameRules.CheckUsername(username) is null ? username : "(invalid)";
-            await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, null, ("reason", "invalid_credentials"), ("username", attempted));
-            return;
-        }
-
-        var now = time.GetUtcNow();
-        var login = options.Value.Login;
-        var changed = await users.ChangeAsync(cache, user.Id, current => Lockout.RecordFailure(current, login, now), cancellationToken);
-        await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "invalid_credentials"));
-        if (changed.Value is { } after && Lockout.IsLocked(after, now) && !Lockout.IsLocked(user, now))
-        {
-            LogAccountLocked(logger, user.Id, after.LockedUntil!.Value);
-            await audit.AppendAboutUserAsync(time, Actor.System, AuditActions.AccountLocked, user.Id, ("until", after.LockedUntil!.Value.ToString("O")));
-        }
+        // Never the name itself: a password typed into the username field would land in a log every viewer reads.
+        // A keyed hash still lets an admin see that one unknown name was tried again and again.
+        var pseudonym = await pseudonyms.OfUsernameAsync(username);
+        await audit.AppendAboutUserAsync(
+            time, Actor.Anonymous(clientIp), AuditActions.LoginFailed, null, ("reason", "invalid_credentials"), ("username_hmac", pseudonym));
     }
-
 
     [LoggerMessage(EventId = 1001, EventName = "LoginThrottled", Level = LogLevel.Warning, Message = "Login attempt refused: too many attempts from one client address")]
     private static partial void LogLoginThrottled(ILogger logger);
-
-    [LoggerMessage(EventId = 1002, EventName = "AccountLocked", Level = LogLevel.Warning, Message = "User {UserId} locked until {LockedUntil} after repeated failed sign-ins")]
-    private static partial void LogAccountLocked(ILogger logger, string userId, DateTimeOffset lockedUntil);
 
     [LoggerMessage(EventId = 1003, EventName = "RefreshTokenReuse", Level = LogLevel.Warning, Message = "Spent refresh token presented again; session {SessionId} revoked")]
     private static partial void LogRefreshReuse(ILogger logger, string sessionId);

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using IronAuth.Core.Configuration;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -21,8 +22,11 @@ public interface ISigningKeyStore
 /// <summary>The loaded signing key: private half for issuing, public half for validating and JWKS.</summary>
 public sealed class SigningMaterial
 {
-    internal SigningMaterial(SecurityKey privateKey, SecurityKey publicKey, JsonWebKey publicJwk, string algorithm)
+    private readonly byte[] derivationKey;
+
+    internal SigningMaterial(SecurityKey privateKey, SecurityKey publicKey, JsonWebKey publicJwk, string algorithm, byte[] derivationKey)
     {
+        this.derivationKey = derivationKey;
         Credentials = new SigningCredentials(privateKey, algorithm);
         PublicKey = publicKey;
         PublicJwk = publicJwk;
@@ -39,6 +43,14 @@ public sealed class SigningMaterial
     public string Algorithm { get; }
 
     public string KeyId => PublicJwk.Kid;
+
+    /// <summary>
+    /// A 256-bit secret for one <paramref name="purpose"/>, derived (HKDF-SHA256) from the private key: the one secret
+    /// every instance on a store already shares, so nothing new has to be generated, stored or configured. Changing the
+    /// signing key changes every derived secret. Knowing a derived secret says nothing about the key.
+    /// </summary>
+    internal byte[] DeriveSecret(string purpose) =>
+        HKDF.Expand(HashAlgorithmName.SHA256, derivationKey, 32, Encoding.UTF8.GetBytes(purpose));
 }
 
 /// <summary>
@@ -81,10 +93,12 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
         SecurityKey privateKey, publicKey;
         JsonWebKey jwk;
         string alg;
+        byte[] der;
         if (algorithm == SigningAlgorithm.RS256)
         {
             var rsa = RSA.Create();
             rsa.ImportFromPem(pem);
+            der = rsa.ExportPkcs8PrivateKey();
             alg = SecurityAlgorithms.RsaSha256;
             var publicRsa = new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false));
             jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(publicRsa);
@@ -95,6 +109,7 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
         {
             var ec = ECDsa.Create();
             ec.ImportFromPem(pem);
+            der = ec.ExportPkcs8PrivateKey();
             alg = SecurityAlgorithms.EcdsaSha256;
             var publicEc = ECDsa.Create(ec.ExportParameters(includePrivateParameters: false));
             var publicEcKey = new ECDsaSecurityKey(publicEc);
@@ -109,6 +124,9 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
         jwk.Alg = alg;
         privateKey.KeyId = kid;
         publicKey.KeyId = kid;
-        return new SigningMaterial(privateKey, publicKey, jwk, alg);
+        // The key's canonical DER, not the PEM text, so line endings or whitespace of a configured PEM change nothing.
+        var derivationKey = HKDF.Extract(HashAlgorithmName.SHA256, der, Encoding.UTF8.GetBytes("ironauth-derived-secrets"));
+        CryptographicOperations.ZeroMemory(der);
+        return new SigningMaterial(privateKey, publicKey, jwk, alg, derivationKey);
     }
 }

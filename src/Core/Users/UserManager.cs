@@ -27,12 +27,16 @@ public sealed class UserManager(
     IAuditStore audit,
     PasswordPolicy policy,
     PasswordHasher hasher,
+    PasswordAttempts attempts,
     CredentialCache cache,
     TokenManager apiTokens,
     IOptions<IronAuthOptions> options,
     TimeProvider time)
 {
     public const int MaxPageSize = 200;
+
+    private static readonly Failure WrongCurrentPassword =
+        new(FailureKind.Forbidden, "invalid_credentials", "current_password is incorrect.");
 
     private static readonly Failure InvalidResetToken =
         new(FailureKind.Validation, "invalid_reset_token", "The reset token is invalid, expired or already used.");
@@ -42,7 +46,7 @@ public sealed class UserManager(
         var invalid = UsernameRules.CheckUsername(request.Username)
             ?? UsernameRules.CheckEmail(request.Email)
             ?? UsernameRules.CheckDisplayName(request.DisplayName)
-            ?? policy.Check(request.Password, request.Username);
+            ?? policy.Check(request.Password, request.Username, request.Email);
         if (invalid is not null)
         {
             return invalid;
@@ -188,7 +192,11 @@ public sealed class UserManager(
         return result;
     }
 
-    /// <summary>Self-service change: needs the current password and ends the user's other sessions.</summary>
+    /// <summary>
+    /// Self-service change: needs the current password and ends the user's other sessions. The current password is
+    /// checked under the same lockout as sign-in (<see cref="PasswordAttempts"/>), so a stolen access token cannot
+    /// make it a guessing oracle: wrong guesses count, are audited, and lock the account for sign-in as well.
+    /// </summary>
     public async Task<Result<User>> ChangePasswordAsync(
         Actor actor, string id, string currentPassword, string newPassword, string? keepSessionId, CancellationToken cancellationToken)
     {
@@ -197,15 +205,14 @@ public sealed class UserManager(
             return Failure.NotFound("User");
         }
 
-        switch (await hasher.VerifyAsync(currentPassword, user.PasswordHash, cancellationToken))
+        var checkedPassword = await attempts.CheckAsync(
+            user, currentPassword, actor, AuditActions.PasswordChangeFailed, WrongCurrentPassword, cancellationToken);
+        if (checkedPassword.Failure is { } failure)
         {
-            case null:
-                return PasswordHasher.Busy;
-            case PasswordVerdict.Mismatch:
-                return new Failure(FailureKind.Forbidden, "invalid_credentials", "current_password is incorrect.");
+            return failure;
         }
 
-        var result = await SetPasswordAsync(user, newPassword, cancellationToken);
+        var result = await SetPasswordAsync(checkedPassword.Value!.User, newPassword, cancellationToken);
         if (result.Succeeded)
         {
             await EndSessionsAsync(id, keepSessionId, "password_changed", cancellationToken);
@@ -242,7 +249,7 @@ public sealed class UserManager(
         }
 
         // Check the policy before spending, so a rejected password does not burn the token.
-        if (policy.Check(newPassword, user.Username) is { } weak)
+        if (policy.Check(newPassword, user.Username, user.Email) is { } weak)
         {
             return weak;
         }
@@ -264,7 +271,7 @@ public sealed class UserManager(
 
     private async Task<Result<User>> SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken, bool clearLockout = false)
     {
-        if (policy.Check(newPassword, user.Username) is { } weak)
+        if (policy.Check(newPassword, user.Username, user.Email) is { } weak)
         {
             return weak;
         }

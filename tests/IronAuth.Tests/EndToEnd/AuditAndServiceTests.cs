@@ -51,6 +51,34 @@ public abstract class AuditAndServiceTests(string store) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_failed_sign_in_for_an_unknown_name_stores_a_keyed_hash_never_the_name()
+    {
+        // Someone typed their password into the username field (it is even a valid username).
+        var typedPassword = "Hunter2-" + Guid.NewGuid().ToString("N")[..12];
+        var invalidName = "my secret passphrase " + Guid.NewGuid().ToString("N")[..8];
+        foreach (var name in new[] { typedPassword, typedPassword.ToUpperInvariant(), invalidName })
+        {
+            await (await server.Client.PostAsJsonAsync("api/auth/login", new { username = name, password = "whatever-password" }))
+                .AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_credentials");
+        }
+
+        var raw = await (await admin.GetAsync("api/audit?limit=200")).Content.ReadAsStringAsync();
+        Assert.DoesNotContain(typedPassword, raw, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(invalidName, raw, StringComparison.OrdinalIgnoreCase);
+        var failures = (await EntriesAsync(await admin.GetAsync("api/audit?limit=200")))
+            .Where(e => e["action"]!.GetValue<string>() == "login.failed" && e["target_id"] is null)
+            .Take(3)
+            .Select(e => e["details"]!)
+            .ToList();
+        Assert.All(failures, details => Assert.Null(details["username"]));
+        var pseudonyms = failures.Select(details => details["username_hmac"]!.GetValue<string>()).ToList();
+        Assert.All(pseudonyms, p => Assert.Matches("^[0-9a-f]{32}$", p));
+        // Newest first: the invalid name, then the same valid name twice (usernames are case-insensitive).
+        Assert.Equal(pseudonyms[1], pseudonyms[2]);
+        Assert.NotEqual(pseudonyms[0], pseudonyms[1]);
+    }
+
+    [Fact]
     public async Task Audit_is_paged_and_readable_per_role()
     {
         var (_, _, user) = await server.CreateUserAsync("user");

@@ -66,6 +66,9 @@ public abstract class UserTests(string store) : IAsyncLifetime
     [InlineData("okname", "a-long-enough-pass", "not-an-email", "validation_failed")]
     [InlineData("okname", "short", "a@example.com", "weak_password")]
     [InlineData("okname", "Qwerty123456", "a@example.com", "weak_password")]
+    [InlineData("okname", "password1234", "a@example.com", "weak_password")]
+    [InlineData("okname", "iloveyou1234", "a@example.com", "weak_password")]
+    [InlineData("okname", "aaaaaaaaaaaaaaaa", "a@example.com", "weak_password")]
     [InlineData("okname", "ééééééééééééééééééééééééééééééééééééé", "a@example.com", "weak_password")]
     public async Task Invalid_users_are_refused_with_a_reason(string username, string password, string email, string code)
     {

@@ -14,8 +14,65 @@ public sealed class PasswordPolicyTests
     [Theory]
     [InlineData("correct-horse-battery")]
     [InlineData("Ünïcødé passwörd ✓")]
-    [InlineData("exactly12chr")]
-    public void Acceptable_passwords_pass(string password) => Assert.Null(policy.Check(password, "someone"));
+    [InlineData("Xq7-vmL2#pZe")]
+    [InlineData("change-me-now-please")]
+    [InlineData("admin-Passw0rd-for-tests")]
+    [InlineData("analytical-engine-1843")]
+    public void Acceptable_passwords_pass(string password) => Assert.Null(policy.Check(password, "someone", "someone@example.com"));
+
+    [Theory]
+    [InlineData("password1234")]
+    [InlineData("Password1234")]
+    [InlineData("qwertyuiop123")]
+    [InlineData("iloveyou1234")]
+    [InlineData("123456789012")]
+    [InlineData("aaaaaaaaaaaaaaaa")]
+    [InlineData("abcdefghijklmnop")]
+    [InlineData("passwordpassword")]
+    [InlineData("sunshine2024")]
+    [InlineData("p4ssw0rdp4ssw0rd")]
+    public void Long_but_guessable_passwords_are_refused(string password)
+    {
+        Assert.False(PasswordPolicy.IsCommon(password) && password.Length < 12, "the case is about passwords the list alone lets through");
+        Assert.Equal("weak_password", policy.Check(password, "someone")?.Code);
+    }
+
+    [Fact]
+    public void The_account_s_own_names_count_as_guessable()
+    {
+        const string password = "grace-hopper-cobol";
+        Assert.Null(policy.Check(password, "someone", "someone@example.com"));
+        Assert.Contains("too easy to guess", policy.Check("gracehopper-1906", "gracehopper", "grace.hopper@navy.example")!.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_listed_common_password_the_length_allows_is_refused()
+    {
+        using var stream = typeof(PasswordPolicy).Assembly.GetManifestResourceStream("IronAuth.Core.common-passwords.txt")!;
+        using var reader = new StreamReader(stream);
+        var longEnough = new List<string>();
+        while (reader.ReadLine() is { } line)
+        {
+            if (!line.StartsWith('#') && line.Length >= 12)
+            {
+                longEnough.Add(line);
+            }
+        }
+
+        Assert.NotEmpty(longEnough);
+        Assert.All(longEnough, password => Assert.NotNull(policy.Check(password, null)));
+        Assert.All(longEnough, password => Assert.NotNull(policy.Check(password + "1", null)));
+    }
+
+    [Fact]
+    public void The_strength_needed_is_configurable_and_zero_turns_the_estimator_off()
+    {
+        var off = new PasswordPolicy(Options.Create(new IronAuthOptions { Passwords = { MinStrength = 0 } }));
+        var strictest = new PasswordPolicy(Options.Create(new IronAuthOptions { Passwords = { MinStrength = 4 } }));
+        Assert.Null(off.Check("password1234", null));
+        Assert.NotNull(strictest.Check("reset-to-this-one", null));
+        Assert.Null(policy.Check("reset-to-this-one", null));
+    }
 
     [Theory]
     [InlineData("", "password must not be empty.")]
@@ -31,11 +88,13 @@ public sealed class PasswordPolicyTests
     [Fact]
     public void More_than_72_utf8_bytes_is_refused_not_truncated()
     {
-        Assert.Null(policy.Check(new string('a', 72), null));
-        Assert.Equal("weak_password", policy.Check(new string('a', 73), null)?.Code);
+        // Repeats are weak to the estimator, so this looks at length alone.
+        var lengthOnly = new PasswordPolicy(Options.Create(new IronAuthOptions { Passwords = { MinStrength = 0 } }));
+        Assert.Null(lengthOnly.Check(new string('a', 72), null));
+        Assert.Equal("weak_password", lengthOnly.Check(new string('a', 73), null)?.Code);
         // 36 two-byte characters are 72 bytes; 37 are 74, though only 37 characters long.
-        Assert.Null(policy.Check(new string('é', 36), null));
-        Assert.Contains("72 bytes", policy.Check(new string('é', 37), null)!.Detail, StringComparison.Ordinal);
+        Assert.Null(lengthOnly.Check(new string('é', 36), null));
+        Assert.Contains("72 bytes", lengthOnly.Check(new string('é', 37), null)!.Detail, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -54,7 +113,7 @@ public sealed class PasswordPolicyTests
 
     [Fact]
     public void The_minimum_length_is_configurable() =>
-        Assert.Null(new PasswordPolicy(Options.Create(new IronAuthOptions { Passwords = { MinLength = 8 } })).Check("zebra-42", null));
+        Assert.Null(new PasswordPolicy(Options.Create(new IronAuthOptions { Passwords = { MinLength = 8 } })).Check("Zq8#vmL2", null));
 }
 
 public sealed class LockoutTests
@@ -90,6 +149,21 @@ public sealed class LockoutTests
         Assert.True(Lockout.IsLocked(user, Now));
         Assert.False(Lockout.IsLocked(user, Now.AddSeconds(60)));
         Assert.Equal((0, 1), (user.FailedLogins, user.LockoutCount));
+    }
+
+    [Fact]
+    public void A_reservation_counts_before_the_check_and_a_locked_account_refuses_one()
+    {
+        var user = NewUser() with { FailedLogins = 2 };
+
+        var reserved = Lockout.Reserve(user, Options, Now);
+
+        // The third reservation is the lock itself: no later attempt gets as far as a hash.
+        Assert.True(Lockout.IsLocked(reserved.Value!, Now));
+        var refused = Lockout.Reserve(reserved.Value!, Options, Now.AddSeconds(10));
+        Assert.Equal("account_locked", refused.Failure?.Code);
+        Assert.Equal(TimeSpan.FromSeconds(50), refused.Failure!.RetryAfter);
+        Assert.True(Lockout.Reserve(reserved.Value!, Options, Now.AddSeconds(60)).Succeeded);
     }
 
     [Fact]
@@ -185,6 +259,7 @@ public sealed class OptionsValidationTests
     [Theory]
     [InlineData("IronAuth:Passwords:BcryptWorkFactor")]
     [InlineData("IronAuth:Passwords:MinLength")]
+    [InlineData("IronAuth:Passwords:MinStrength")]
     [InlineData("IronAuth:Jwt:AccessTokenLifetime")]
     [InlineData("IronAuth:Jwt:SigningKey")]
     [InlineData("IronAuth:Login:MaxFailures")]
@@ -204,6 +279,7 @@ public sealed class OptionsValidationTests
             {
                 case "IronAuth:Passwords:BcryptWorkFactor": o.Passwords.BcryptWorkFactor = 3; break;
                 case "IronAuth:Passwords:MinLength": o.Passwords.MinLength = 100; break;
+                case "IronAuth:Passwords:MinStrength": o.Passwords.MinStrength = 5; break;
                 case "IronAuth:Jwt:AccessTokenLifetime": o.Jwt.AccessTokenLifetime = TimeSpan.FromSeconds(5); break;
                 case "IronAuth:Jwt:SigningKey": o.Jwt.SigningKey = "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"; break;
                 case "IronAuth:Login:MaxFailures": o.Login.MaxFailures = 0; break;
