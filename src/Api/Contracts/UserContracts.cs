@@ -65,6 +65,9 @@ public sealed record ChangePasswordRequest
     public required string CurrentPassword { get; init; }
 
     public required string NewPassword { get; init; }
+
+    /// <summary>Also revoke every API token of the user (after a suspected compromise).</summary>
+    public bool RevokeTokens { get; init; }
 }
 
 public sealed record PasswordResetResponse(string ResetToken, DateTimeOffset ExpiresAt);

@@ -183,7 +183,7 @@ public static class UserEndpoints
 
         var users = context.RequestServices.GetRequiredService<UserManager>();
         var result = await users.ChangePasswordAsync(
-            caller!.ToActor(request.ClientIp()), id, body!.CurrentPassword, body.NewPassword, caller.SessionId, context.RequestAborted);
+            caller!.ToActor(request.ClientIp()), id, body!.CurrentPassword, body.NewPassword, caller.SessionId, body.RevokeTokens, context.RequestAborted);
         return result.ToHttp(context, _ => TypedResults.NoContent());
     }
 

@@ -197,8 +197,13 @@ public sealed class UserManager(
     /// checked under the same lockout as sign-in (<see cref="PasswordAttempts"/>), so a stolen access token cannot
     /// make it a guessing oracle: wrong guesses count, are audited, and lock the account for sign-in as well.
     /// </summary>
+    /// <summary>
+    /// Changes one's own password after checking the current one under the sign-in lockout. Ends the user's other
+    /// sessions and spends any outstanding reset token (an older reset must not undo this change); with
+    /// <paramref name="revokeTokens"/>, also revokes every API token of the user (after a suspected compromise).
+    /// </summary>
     public async Task<Result<User>> ChangePasswordAsync(
-        Actor actor, string id, string currentPassword, string newPassword, string? keepSessionId, CancellationToken cancellationToken)
+        Actor actor, string id, string currentPassword, string newPassword, string? keepSessionId, bool revokeTokens, CancellationToken cancellationToken)
     {
         if (await GetAsync(id, cancellationToken) is not { Value: { } user })
         {
@@ -216,7 +221,10 @@ public sealed class UserManager(
         if (result.Succeeded)
         {
             await EndSessionsAsync(id, keepSessionId, "password_changed", cancellationToken);
-            await audit.AppendAboutUserAsync(time, actor, AuditActions.PasswordChanged, id);
+            var spentResets = await resets.SpendAllAsync(id, time.GetUtcNow(), cancellationToken);
+            var revoked = revokeTokens ? await apiTokens.RevokeAllOfUserAsync(actor, id, "password_changed", cancellationToken) : 0;
+            await audit.AppendAboutUserAsync(
+                time, actor, AuditActions.PasswordChanged, id, ("spent_resets", Count(spentResets)), ("revoked_tokens", Count(revoked)));
         }
 
         return result;
@@ -238,7 +246,10 @@ public sealed class UserManager(
         return new IssuedPasswordReset(token, expires);
     }
 
-    /// <summary>Spends a reset token and sets the new password; ends every session of the user.</summary>
+    /// <summary>
+    /// Spends a reset token and sets the new password; ends every session of the user and revokes its API tokens: a
+    /// reset is account recovery, and whoever had the account may have made tokens with it.
+    /// </summary>
     public async Task<Result<User>> ConfirmPasswordResetAsync(string token, string newPassword, string? clientIp, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -262,8 +273,10 @@ public sealed class UserManager(
         var result = await SetPasswordAsync(user, newPassword, cancellationToken, clearLockout: true);
         if (result.Succeeded)
         {
+            var actor = new Actor(user.Id, user.Username, clientIp);
             await EndSessionsAsync(user.Id, null, "password_reset", cancellationToken);
-            await audit.AppendAboutUserAsync(time, new Actor(user.Id, user.Username, clientIp), AuditActions.PasswordReset, user.Id);
+            var revoked = await apiTokens.RevokeAllOfUserAsync(actor, user.Id, "password_reset", cancellationToken);
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.PasswordReset, user.Id, ("revoked_tokens", Count(revoked)));
         }
 
         return result;
@@ -314,6 +327,8 @@ public sealed class UserManager(
         await sessions.RevokeAllAsync(userId, exceptSessionId, reason, time.GetUtcNow(), cancellationToken);
         cache.EvictSessionsOf(userId);
     }
+
+    private static string Count(int count) => count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static bool IsActiveAdmin(User user) => user.Role == Role.Admin && user.IsActive;
 }
