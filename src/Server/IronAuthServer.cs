@@ -1,4 +1,7 @@
+using IronAuth.Api.Endpoints;
 using IronAuth.Api.Http;
+using IronAuth.Core.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace IronAuth.Server;
 
@@ -47,6 +50,10 @@ public static class IronAuthServer
         app.UseStatusCodePages();
         app.UseCors();
         app.MapIronAuthApi();
+        // RFC 8414 §3: authorization-server metadata sits at the host's root, the issuer's path after the well-known
+        // name. The Functions host serves only under its /api prefix, so only this host can answer here.
+        var issuerPath = new Uri(app.Services.GetRequiredService<IOptions<IronAuthOptions>>().Value.Jwt.Issuer).AbsolutePath.TrimEnd('/');
+        app.MapGet("/.well-known/oauth-authorization-server" + issuerPath, OAuthEndpoints.Discovery);
         return app;
     }
 }

@@ -61,6 +61,9 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         Assert.Contains("client_secret_basic", discovery.TokenEndpointAuthenticationMethodsSupported);
         Assert.Contains("tokens:verify", discovery.ScopesSupported);
         Assert.Single(discovery.KeySet!.Keys);
+        // RFC 8414 §3's location for an issuer with a path: the well-known name first, then the path.
+        var rfc8414 = await server.Client.GetStringAsync($"{new Uri(server.Issuer).GetLeftPart(UriPartial.Authority)}/.well-known/oauth-authorization-server/api");
+        Assert.Equal(server.Issuer, JsonNode.Parse(rfc8414)!["issuer"]!.GetValue<string>());
 
         var password = await server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
         {
