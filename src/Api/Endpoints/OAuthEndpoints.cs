@@ -59,6 +59,8 @@ public static class OAuthEndpoints
         metadata.RevocationEndpointAuthMethodsSupported.Add("client_secret_post");
         metadata.RevocationEndpointAuthMethodsSupported.Add("none");
         metadata.SubjectTypesSupported.Add("public");
+        // Required by both specs; the library leaves out empty lists, so the empty one goes in as is.
+        metadata.AdditionalData["response_types_supported"] = Array.Empty<string>();
         metadata.IdTokenSigningAlgValuesSupported.Add(key.Algorithm);
         foreach (var scope in Permissions.All)
         {

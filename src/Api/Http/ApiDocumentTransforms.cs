@@ -121,6 +121,12 @@ internal static class ApiDocumentTransforms
         }
 
         operation.Responses ??= [];
+        // Any call with an API token may meet its bucket or quota.
+        if (callers.HasFlag(ApiCallers.Bearer) && !operation.Responses.ContainsKey("429"))
+        {
+            operation.Responses["429"] = Problem("Too Many Requests", context.Document);
+        }
+
         foreach (var (status, response) in operation.Responses)
         {
             if (status == "429" && response is OpenApiResponse throttled)
@@ -145,14 +151,7 @@ internal static class ApiDocumentTransforms
 
         if (operation.RequestBody is not null && !operation.Responses.ContainsKey("415"))
         {
-            operation.Responses["415"] = new OpenApiResponse
-            {
-                Description = "Unsupported Media Type",
-                Content = new Dictionary<string, OpenApiMediaType>
-                {
-                    ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) },
-                },
-            };
+            operation.Responses["415"] = Problem("Unsupported Media Type", context.Document);
         }
 
         return Task.CompletedTask;
@@ -190,6 +189,15 @@ internal static class ApiDocumentTransforms
 
         return Task.CompletedTask;
     }
+
+    private static OpenApiResponse Problem(string description, OpenApiDocument? document) => new()
+    {
+        Description = description,
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            ["application/problem+json"] = new() { Schema = new OpenApiSchemaReference("ProblemDetails", document) },
+        },
+    };
 
     private static OpenApiSecurityRequirement Requirement(OpenApiDocument document, string scheme) =>
         new() { [new OpenApiSecuritySchemeReference(scheme, document)] = [] };
