@@ -38,6 +38,15 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         return discovery;
     }
 
+    /// <summary>The bootstrap admin signs in through the password grant, as a first-party public client (no client_id).</summary>
+    private Task<TokenResponse> AdminPasswordGrantAsync(string tokenEndpoint) =>
+        server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
+        {
+            Address = tokenEndpoint,
+            UserName = server.AdminUsername,
+            Password = TestServer.AdminPassword,
+        });
+
     private async Task<(string Token, string Id)> CreateApiTokenAsync(object request)
     {
         var admin = server.NewClient((await server.LoginAdminAsync()).Access);
@@ -81,12 +90,7 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
     {
         var discovery = await DiscoverAsync();
         var (apiToken, apiTokenId) = await CreateApiTokenAsync(new { name = "service", scopes = new[] { "users:read" } });
-        var password = await server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
-        {
-            Address = discovery.TokenEndpoint,
-            UserName = server.AdminUsername,
-            Password = TestServer.AdminPassword,
-        });
+        var password = await AdminPasswordGrantAsync(discovery.TokenEndpoint!);
         var client = await server.Client.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest
         {
             Address = discovery.TokenEndpoint,
@@ -160,12 +164,7 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
     public async Task Refresh_through_the_token_endpoint_rotates_and_reuse_ends_the_session()
     {
         var endpoint = $"{server.Issuer}/oauth/token";
-        var first = await server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
-        {
-            Address = endpoint,
-            UserName = server.AdminUsername,
-            Password = TestServer.AdminPassword,
-        });
+        var first = await AdminPasswordGrantAsync(endpoint);
         var second = await server.Client.RequestRefreshTokenAsync(new RefreshTokenRequest { Address = endpoint, RefreshToken = first.RefreshToken! });
         Assert.False(second.IsError, second.Error);
         Assert.NotEqual(first.RefreshToken, second.RefreshToken);
@@ -241,12 +240,7 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         var discovery = await DiscoverAsync();
         var (gateway, gatewayId) = await CreateApiTokenAsync(new { name = "gateway", scopes = new[] { "tokens:verify" } });
         var (service, serviceId) = await CreateApiTokenAsync(new { name = "service", scopes = new[] { "users:read" } });
-        var person = await server.Client.RequestPasswordTokenAsync(new PasswordTokenRequest
-        {
-            Address = discovery.TokenEndpoint,
-            UserName = server.AdminUsername,
-            Password = TestServer.AdminPassword,
-        });
+        var person = await AdminPasswordGrantAsync(discovery.TokenEndpoint!);
         var client = await server.Client.RequestClientCredentialsTokenAsync(new ClientCredentialsTokenRequest
         {
             Address = discovery.TokenEndpoint,
