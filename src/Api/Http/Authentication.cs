@@ -1,5 +1,4 @@
 using IronAuth.Core;
-using IronAuth.Core.Limits;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
@@ -30,7 +29,7 @@ public static class Authentication
             RateLimitHeaders.Write(context.Response, verdict);
             return verdict.IsValid
                 ? (new Caller(verdict.Owner!, AuthMethod.ApiToken, verdict.Scopes!, null, verdict.Token!.Id), null)
-                : (null, Problems.For(context, FailureOf(verdict, context)));
+                : (null, Problems.For(context, verdict.ToFailure(context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow())));
         }
 
         var result = await context.RequestServices.GetRequiredService<SignInManager>().AuthenticateAsync(token, context.RequestAborted);
@@ -52,35 +51,7 @@ public static class Authentication
         return caller!.Require(permission, ownerId) is { } forbidden ? (null, Problems.For(request.HttpContext, forbidden)) : (caller, null);
     }
 
-    /// <summary>Why an API token was refused, as the problem a request bearing it gets.</summary>
-    public static Failure FailureOf(TokenVerdict verdict, HttpContext context) => verdict.Code switch
-    {
-        VerdictCode.RateLimited => new Failure(FailureKind.TooManyRequests, "rate_limited", "This API token's rate limit is exhausted; slow down.")
-        {
-            RetryAfter = verdict.Bucket!.RetryAfter,
-        },
-        VerdictCode.QuotaExceeded => new Failure(FailureKind.TooManyRequests, "quota_exceeded",
-            $"This API token's {verdict.Usage!.Exhausted.ToWire()} quota for today (UTC) is used up.")
-        {
-            RetryAfter = UntilNextUtcDay(context),
-        },
-        VerdictCode.Malformed => InvalidToken("The API token is malformed (wrong length, characters or checksum)."),
-        VerdictCode.NotFound => InvalidToken("The API token is not known."),
-        VerdictCode.Expired => InvalidToken("The API token has expired."),
-        VerdictCode.Revoked => InvalidToken("The API token has been revoked."),
-        VerdictCode.OwnerInactive => InvalidToken("The API token's owner is suspended or deleted."),
-        _ => throw new ArgumentOutOfRangeException(nameof(verdict)),
-    };
-
     public static string? ClientIp(this HttpRequest request) => request.HttpContext.Connection.RemoteIpAddress?.ToString();
-
-    private static Failure InvalidToken(string detail) => new(FailureKind.Unauthorized, "invalid_token", detail);
-
-    private static TimeSpan UntilNextUtcDay(HttpContext context)
-    {
-        var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
-        return now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime;
-    }
 
     private static bool TryGetBearer(HttpRequest request, out string token)
     {

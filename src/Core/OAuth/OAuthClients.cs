@@ -17,21 +17,15 @@ public sealed class OAuthClients(TokenVerifier verifier, TimeProvider time)
     public async Task<Result<TokenVerdict>> AuthenticateAsync(string clientId, string clientSecret, CancellationToken cancellationToken)
     {
         var verdict = await verifier.VerifyAsync(clientSecret, 0, 0, cancellationToken);
-        switch (verdict.Code)
+        if (verdict.Code is VerdictCode.RateLimited or VerdictCode.QuotaExceeded)
         {
-            case VerdictCode.RateLimited:
-                return new Failure(FailureKind.TooManyRequests, "rate_limited", "This client's API token is over its rate limit; slow down.")
-                {
-                    RetryAfter = verdict.Bucket!.RetryAfter,
-                };
-            case VerdictCode.QuotaExceeded:
-                var now = time.GetUtcNow();
-                return new Failure(FailureKind.TooManyRequests, "quota_exceeded", "This client's API token has used up a daily quota.")
-                {
-                    RetryAfter = now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime,
-                };
-            case not VerdictCode.Valid:
-                return InvalidClient;
+            // A throttled client is a known client: it hears when to come back, as a bearer would.
+            return verdict.ToFailure(time.GetUtcNow());
+        }
+
+        if (!verdict.IsValid)
+        {
+            return InvalidClient;
         }
 
         return string.Equals(verdict.Token!.Id, clientId, StringComparison.Ordinal) ? verdict : InvalidClient;

@@ -73,12 +73,18 @@ public sealed class TokenIntrospector(
             return Introspection.Inactive;
         }
 
-        var holder = claims.SessionId is { } sid
-            ? await ActiveSessionUserAsync(sid, now, cancellationToken)
-            : await ActiveClientOwnerAsync(claims.ClientId, now, cancellationToken);
-        return holder is not null && holder.Id == claims.UserId
-            ? new Introspection(true, TokenKind.AccessToken, holder.Id, holder.Username, claims.ClientId, claims.Scope, claims.IssuedAt, claims.ExpiresAt, claims.Jti)
-            : Introspection.Inactive;
+        // What the token may do now: its scope, narrowed to what its user's role (and, for a client-credentials token,
+        // its client API token) allows today, as IronAuth's own endpoints would narrow it.
+        var (holder, allowed) = claims.SessionId is { } sid
+            ? await ActiveSessionUserAsync(sid, now, cancellationToken) is { } person ? (person, Permissions.Of(person.Role)) : default
+            : await ActiveClientAsync(claims.ClientId, now, cancellationToken) is { } client ? (client.Owner, TokenVerifier.EffectiveScopes(client.Token, client.Owner)) : default;
+        if (holder is null || holder.Id != claims.UserId)
+        {
+            return Introspection.Inactive;
+        }
+
+        var scope = string.Join(' ', claims.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(allowed!.Contains));
+        return new Introspection(true, TokenKind.AccessToken, holder.Id, holder.Username, claims.ClientId, scope, claims.IssuedAt, claims.ExpiresAt, claims.Jti);
     }
 
     /// <summary>
@@ -150,10 +156,10 @@ public sealed class TokenIntrospector(
             ? user
             : null;
 
-    private async Task<User?> ActiveClientOwnerAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken) =>
+    private async Task<(ApiToken Token, User Owner)?> ActiveClientAsync(string clientId, DateTimeOffset now, CancellationToken cancellationToken) =>
         Ids.IsWellFormed(clientId) && await apiTokens.FindByIdAsync(clientId, cancellationToken) is { } token && IsLive(token, now)
         && await users.FindByIdAsync(token.UserId, cancellationToken) is { IsActive: true } owner
-            ? owner
+            ? (token, owner)
             : null;
 
     private async Task<(ApiToken Token, User Owner)?> ActiveApiTokenAsync(string presented, DateTimeOffset now, CancellationToken cancellationToken) =>

@@ -40,8 +40,8 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
 
     /// <summary>
     /// An access token (RFC 9068): <c>sub</c> the user, <c>client_id</c> the client it was issued to, <c>scope</c> the
-    /// permissions it grants, <c>sid</c> the session when there is one (client-credentials tokens have none), and an
-    /// expiry no later than <paramref name="notAfter"/>.
+    /// permissions it grants, <c>sid</c> and <c>role</c> when it belongs to a session (client-credentials tokens have
+    /// neither), and an expiry no later than <paramref name="notAfter"/>.
     /// </summary>
     public async Task<IssuedAccessToken> IssueAsync(
         User user, string? sessionId, string clientId, IEnumerable<string> scopes, DateTimeOffset? notAfter)
@@ -63,12 +63,14 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
             [JwtRegisteredClaimNames.Jti] = jti,
             ["client_id"] = clientId,
             ["scope"] = string.Join(' ', scopes.Order(StringComparer.Ordinal)),
-            ["role"] = user.Role.ToWire(),
             [JwtRegisteredClaimNames.PreferredUsername] = user.Username,
         };
         if (sessionId is not null)
         {
             claims[JwtRegisteredClaimNames.Sid] = sessionId;
+            // Only a person's session acts with the whole role. A client-credentials token acts within its client's
+            // scopes, so a role claim there would let a service that authorizes by role grant more than the scopes do.
+            claims["role"] = user.Role.ToWire();
         }
 
         var token = handler.CreateToken(new SecurityTokenDescriptor

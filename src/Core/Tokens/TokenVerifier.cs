@@ -32,6 +32,29 @@ public sealed record TokenVerdict(
 {
     public bool IsValid => Code == VerdictCode.Valid;
 
+    /// <summary>Why the token was refused, as the failure a request bearing it gets (<paramref name="now"/> for Retry-After).</summary>
+    public Failure ToFailure(DateTimeOffset now) => Code switch
+    {
+        VerdictCode.RateLimited => new Failure(FailureKind.TooManyRequests, "rate_limited", "This API token's rate limit is exhausted; slow down.")
+        {
+            RetryAfter = Bucket!.RetryAfter,
+        },
+        VerdictCode.QuotaExceeded => new Failure(FailureKind.TooManyRequests, "quota_exceeded",
+            $"This API token's {Usage!.Exhausted.ToWire()} quota for today (UTC) is used up.")
+        {
+            // Quotas are per UTC day: the next one starts at midnight.
+            RetryAfter = now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime,
+        },
+        VerdictCode.Malformed => InvalidToken("The API token is malformed (wrong length, characters or checksum)."),
+        VerdictCode.NotFound => InvalidToken("The API token is not known."),
+        VerdictCode.Expired => InvalidToken("The API token has expired."),
+        VerdictCode.Revoked => InvalidToken("The API token has been revoked."),
+        VerdictCode.OwnerInactive => InvalidToken("The API token's owner is suspended or deleted."),
+        _ => throw new InvalidOperationException("A valid verdict is no failure."),
+    };
+
+    private static Failure InvalidToken(string detail) => new(FailureKind.Unauthorized, "invalid_token", detail);
+
     public static string ToWire(VerdictCode code) => code switch
     {
         VerdictCode.Valid => "valid",

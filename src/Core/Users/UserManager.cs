@@ -195,12 +195,9 @@ public sealed class UserManager(
     /// <summary>
     /// Self-service change: needs the current password and ends the user's other sessions. The current password is
     /// checked under the same lockout as sign-in (<see cref="PasswordAttempts"/>), so a stolen access token cannot
-    /// make it a guessing oracle: wrong guesses count, are audited, and lock the account for sign-in as well.
-    /// </summary>
-    /// <summary>
-    /// Changes one's own password after checking the current one under the sign-in lockout. Ends the user's other
-    /// sessions and spends any outstanding reset token (an older reset must not undo this change); with
-    /// <paramref name="revokeTokens"/>, also revokes every API token of the user (after a suspected compromise).
+    /// make it a guessing oracle: wrong guesses count, are audited, and lock the account for sign-in as well. Any
+    /// outstanding reset token is spent first (an older reset must not undo this change); with
+    /// <paramref name="revokeTokens"/>, every API token of the user is revoked too (after a suspected compromise).
     /// </summary>
     public async Task<Result<User>> ChangePasswordAsync(
         Actor actor, string id, string currentPassword, string newPassword, string? keepSessionId, bool revokeTokens, CancellationToken cancellationToken)
@@ -217,11 +214,18 @@ public sealed class UserManager(
             return failure;
         }
 
-        var result = await SetPasswordAsync(checkedPassword.Value!.User, newPassword, cancellationToken);
+        var current = checkedPassword.Value!.User;
+        if (policy.Check(newPassword, current.Username, current.Email) is { } weak)
+        {
+            return weak;
+        }
+
+        // Spent before the password is set, so a reset confirmed meanwhile cannot land after this change.
+        var spentResets = await resets.SpendAllAsync(id, time.GetUtcNow(), cancellationToken);
+        var result = await SetPasswordAsync(current, newPassword, cancellationToken);
         if (result.Succeeded)
         {
             await EndSessionsAsync(id, keepSessionId, "password_changed", cancellationToken);
-            var spentResets = await resets.SpendAllAsync(id, time.GetUtcNow(), cancellationToken);
             var revoked = revokeTokens ? await apiTokens.RevokeAllOfUserAsync(actor, id, "password_changed", cancellationToken) : 0;
             await audit.AppendAboutUserAsync(
                 time, actor, AuditActions.PasswordChanged, id, ("spent_resets", Count(spentResets)), ("revoked_tokens", Count(revoked)));

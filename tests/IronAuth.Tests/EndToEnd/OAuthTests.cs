@@ -148,6 +148,8 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         var jwt = new JsonWebToken(response.AccessToken);
         Assert.Equal(apiTokenId, jwt.GetPayloadValue<string>("client_id"));
         Assert.False(jwt.TryGetPayloadValue<string>("sid", out _));
+        // No role: a service authorizing by role would otherwise grant the owner's whole role to a narrowed client.
+        Assert.False(jwt.TryGetPayloadValue<string>("role", out _));
         var owner = (await (await server.NewClient(apiToken).GetAsync("api/auth/me")).ReadJsonAsync())["user"]!["id"]!.GetValue<string>();
         Assert.Equal(owner, jwt.Subject);
         // The API token expires in 0.1 h, sooner than an access token's 15 minutes.
@@ -298,6 +300,30 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         await using var resource = await ResourceServer.StartAsync(server.Issuer);
         // An offline verifier still takes the signed token until it expires; introspection is how to ask for the state.
         Assert.Equal(HttpStatusCode.OK, (await resource.Client(person.AccessToken!).GetAsync("whoami")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Introspection_narrows_a_tokens_scope_to_what_its_user_may_do_now()
+    {
+        var (gateway, gatewayId) = await CreateApiTokenAsync(new { name = "gateway", scopes = new[] { "tokens:verify" } });
+        var (_, _, demoted) = await server.CreateUserAsync("admin");
+        var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        Task<TokenIntrospectionResponse> IntrospectAsync() => server.Client.IntrospectTokenAsync(new TokenIntrospectionRequest
+        {
+            Address = $"{server.Issuer}/oauth/introspect",
+            ClientId = gatewayId,
+            ClientSecret = gateway,
+            Token = demoted.Access,
+        });
+        Assert.Contains("tokens:verify", (await IntrospectAsync()).Scopes);
+
+        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"api/users/{demoted.UserId}/role", new { role = "viewer" })).StatusCode);
+
+        var after = await IntrospectAsync();
+        Assert.True(after.IsActive, after.Raw);
+        Assert.Equal(["audit:read", "tokens:read", "users:read", "users:write"], after.Scopes.Order(StringComparer.Ordinal));
+        // The signed token still says what it was issued with; introspection says what it may do.
+        Assert.Contains("tokens:verify", new JsonWebToken(demoted.Access).GetPayloadValue<string>("scope"), StringComparison.Ordinal);
     }
 
     [Fact]
