@@ -32,7 +32,7 @@ public static class OAuthEndpoints
     {
         var services = request.HttpContext.RequestServices;
         var issuer = services.GetRequiredService<IOptions<IronAuthOptions>>().Value.Jwt.Issuer;
-        var key = await services.GetRequiredService<SigningKeys>().GetAsync();
+        var keys = await services.GetRequiredService<SigningKeys>().GetSetAsync();
         var metadata = new OpenIdConnectConfiguration
         {
             Issuer = issuer,
@@ -59,7 +59,11 @@ public static class OAuthEndpoints
         metadata.RevocationEndpointAuthMethodsSupported.Add("client_secret_post");
         metadata.RevocationEndpointAuthMethodsSupported.Add("none");
         metadata.SubjectTypesSupported.Add("public");
-        metadata.IdTokenSigningAlgValuesSupported.Add(key.Algorithm);
+        foreach (var algorithm in keys.Algorithms)
+        {
+            metadata.IdTokenSigningAlgValuesSupported.Add(algorithm);
+        }
+
         foreach (var scope in Permissions.All)
         {
             metadata.ScopesSupported.Add(scope);

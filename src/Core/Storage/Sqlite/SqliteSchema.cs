@@ -129,5 +129,11 @@ internal static class SqliteSchema
             until INTEGER NOT NULL
         );
         """,
+        // Key rotation: a key is active until deactivated_at, passive until retired_at. Keys stored before this have
+        // neither, so the one existing key is the active one.
+        """
+        ALTER TABLE signing_keys ADD COLUMN deactivated_at INTEGER;
+        ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;
+        """,
     ];
 }
