@@ -123,7 +123,10 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal("1", first["api_tokens"]);
         Assert.Equal("true", first["complete"]);
         Assert.Equal("0", second["api_tokens"]);
-        Assert.Equal(["sessions", "refresh_tokens", "api_tokens", "password_resets", "rate_buckets", "usage_days", "complete"], first.Keys);
+        Assert.Equal(
+            ["sessions", "refresh_tokens", "api_tokens", "password_resets", "rate_buckets", "usage_days", "signing_key_rotated", "signing_keys_retired", "complete"],
+            first.Keys);
+        Assert.Equal("false", first["signing_key_rotated"]);
         Assert.Single((await cli.SucceedAsync("tokens", "list")).OutputLines);
         Assert.Equal(2, (await cli.SucceedAsync("audit", "--json")).Json.AsArray().Count(e => e!["action"]!.GetValue<string>() == "maintenance.ran"));
 
