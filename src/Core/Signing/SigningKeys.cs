@@ -145,6 +145,8 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
     private readonly Lock gate = new();
     private Task<SigningKeySet>? current;
     private Task<SigningKeySet>? reloading;
+    private long loadsStarted;
+    private long currentSequence;
     private DateTimeOffset lastUnknownKidRefresh = DateTimeOffset.MinValue;
 
     // Parsed keys by store id, reused across re-reads: the same key objects keep IdentityModel's per-key caches warm
@@ -203,8 +205,9 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
     {
         lock (gate)
         {
-            // One read at a time: callers that find the set stale together share it.
-            if (reloading is { IsCompleted: false } pending)
+            // One read at a time for callers that find the set stale: they share it. A forced read (after this
+            // instance rotated or retired) starts its own, since a read already under way may predate the change.
+            if (!force && reloading is { IsCompleted: false } pending)
             {
                 return pending;
             }
@@ -215,14 +218,21 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
                 return fresher;
             }
 
+            var sequence = ++loadsStarted;
             var load = LoadAsync();
             reloading = load;
             _ = load.ContinueWith(
                 done =>
                 {
-                    if (done.IsCompletedSuccessfully)
+                    lock (gate)
                     {
-                        Volatile.Write(ref current, done);
+                        // Reads can overlap (a forced one beside a timed one): the one started last wins, whatever
+                        // order they finish in, so an older view never replaces a newer one.
+                        if (done.IsCompletedSuccessfully && sequence > currentSequence)
+                        {
+                            currentSequence = sequence;
+                            Volatile.Write(ref current, done);
+                        }
                     }
                 },
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
