@@ -52,6 +52,15 @@ public class JwtBenchmarks
     {
         public Task<StoredSigningKey> GetOrAddAsync(StoredSigningKey candidate, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("A configured key is used.");
+
+        public Task<IReadOnlyList<StoredSigningKey>> ListAsync(CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("A configured key is used.");
+
+        public Task<bool> RotateAsync(string activeId, StoredSigningKey next, DateTimeOffset now, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("A configured key is used.");
+
+        public Task<bool> RetireAsync(string id, string publicKeyPem, DateTimeOffset now, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("A configured key is used.");
     }
 }
 

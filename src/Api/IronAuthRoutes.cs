@@ -76,6 +76,11 @@ public static class IronAuthRoutes
         new("GET", "tokens/{id}/usage", "GetTokenUsage", "Daily usage history, newest first", TokenEndpoints.Usage,
             b => b.Produces<List<UsageDayResponse>>().Problems(400, 401, 403, 404, 429).Query(new ApiQueryParameter("days", "How many UTC days back, today included.", "integer", Minimum: 1, Maximum: TokenManager.MaxHistoryDays))),
 
+        new("GET", "keys", "ListSigningKeys", "Signing keys with their state: active, passive (still verifying older tokens) or retired (admin)", KeyEndpoints.List,
+            b => b.Produces<SigningKeysResponse>().Problems(401, 403)),
+        new("POST", "keys/rotate", "RotateSigningKey", "Make a new active signing key; the old one stays passive until its tokens expire (admin)", KeyEndpoints.Rotate,
+            b => b.Produces<SigningKeyResponse>().Problems(401, 403, 409)),
+
         new("GET", "audit", "ListAudit", "Audit entries, newest first", AuditEndpoints.List,
             b => b.Produces<PageResponse<AuditEntryResponse>>().Problems(400, 401).Paged()),
         new("GET", ".well-known/openid-configuration", "OpenIdConfiguration", "OpenID Provider and OAuth 2.0 authorization server metadata", OAuthEndpoints.Discovery,

@@ -1,4 +1,5 @@
 using IronAuth.Core.Sessions;
+using IronAuth.Core.Signing;
 using Microsoft.IdentityModel.Tokens;
 
 namespace IronAuth.Api.Contracts;
@@ -45,7 +46,9 @@ public sealed record MeResponse(UserResponse User, string Role, string AuthMetho
 /// <summary>A JSON Web Key Set (RFC 7517) of public signing keys.</summary>
 public sealed record JwksResponse(IReadOnlyList<IReadOnlyDictionary<string, string>> Keys)
 {
-    public static JwksResponse From(JsonWebKey key)
+    public static JwksResponse From(IEnumerable<JsonWebKey> keys) => new([.. keys.Select(Fields)]);
+
+    private static IReadOnlyDictionary<string, string> Fields(JsonWebKey key)
     {
         var fields = new Dictionary<string, string?>
         {
@@ -59,8 +62,26 @@ public sealed record JwksResponse(IReadOnlyList<IReadOnlyDictionary<string, stri
             ["x"] = key.X,
             ["y"] = key.Y,
         };
-        return new JwksResponse([fields.Where(f => f.Value is not null).ToDictionary(f => f.Key, f => f.Value!)]);
+        return fields.Where(f => f.Value is not null).ToDictionary(f => f.Key, f => f.Value!);
     }
 }
+
+/// <summary>A signing key as an admin sees it: never its private half.</summary>
+public sealed record SigningKeyResponse(
+    string Kid, string Algorithm, string State, string Source, DateTimeOffset? CreatedAt, DateTimeOffset? DeactivatedAt, DateTimeOffset? RetireAfter, DateTimeOffset? RetiredAt)
+{
+    public static SigningKeyResponse From(SigningKeyInfo key) => new(
+        key.Kid,
+        key.Algorithm,
+        key.State switch { SigningKeyState.Active => "active", SigningKeyState.Passive => "passive", _ => "retired" },
+        key.Source == SigningKeySource.Store ? "store" : "configured",
+        key.CreatedAt,
+        key.DeactivatedAt,
+        key.RetireAfter,
+        key.RetiredAt);
+}
+
+/// <summary>Every signing key: the active one first, then passive and retired ones.</summary>
+public sealed record SigningKeysResponse(IReadOnlyList<SigningKeyResponse> Keys);
 
 public sealed record HealthResponse(string Status, string Store, string Version);

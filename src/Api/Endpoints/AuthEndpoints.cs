@@ -78,9 +78,10 @@ public static class AuthEndpoints
 
     public static async Task<IResult> Jwks(HttpRequest request)
     {
-        var key = await request.HttpContext.RequestServices.GetRequiredService<SigningKeys>().GetAsync();
+        // The active key and every passive one: a token signed before a rotation still verifies until it expires.
+        var set = await request.HttpContext.RequestServices.GetRequiredService<SigningKeys>().GetSetAsync();
         request.HttpContext.Response.Headers.CacheControl = "public, max-age=300";
-        return TypedResults.Ok(JwksResponse.From(key.PublicJwk));
+        return TypedResults.Ok(JwksResponse.From(set.Published.Select(k => k.PublicJwk)));
     }
 
     public static async Task<IResult> ConfirmPasswordReset(HttpRequest request)

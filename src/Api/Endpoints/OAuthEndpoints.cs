@@ -32,7 +32,7 @@ public static class OAuthEndpoints
     {
         var services = request.HttpContext.RequestServices;
         var issuer = services.GetRequiredService<IOptions<IronAuthOptions>>().Value.Jwt.Issuer;
-        var key = await services.GetRequiredService<SigningKeys>().GetAsync();
+        var keys = await services.GetRequiredService<SigningKeys>().GetSetAsync();
         var metadata = new OpenIdConnectConfiguration
         {
             Issuer = issuer,
@@ -61,7 +61,11 @@ public static class OAuthEndpoints
         metadata.SubjectTypesSupported.Add("public");
         // Required by both specs; the library leaves out empty lists, so the empty one goes in as is.
         metadata.AdditionalData["response_types_supported"] = Array.Empty<string>();
-        metadata.IdTokenSigningAlgValuesSupported.Add(key.Algorithm);
+        foreach (var algorithm in keys.Algorithms)
+        {
+            metadata.IdTokenSigningAlgValuesSupported.Add(algorithm);
+        }
+
         foreach (var scope in Permissions.All)
         {
             metadata.ScopesSupported.Add(scope);

@@ -22,6 +22,7 @@ internal static class ApiDocumentTransforms
         ("Users", "Accounts, roles, suspension, passwords."),
         ("API tokens", "Issue, list, revoke, verify and meter API tokens."),
         ("Audit", "The append-only audit log."),
+        ("Signing keys", "The keys that sign access tokens: listing and rotation without logouts (admin)."),
         ("Service", "Health and this document."),
     ];
 
@@ -33,6 +34,7 @@ internal static class ApiDocumentTransforms
         "users" => "Users",
         "tokens" => "API tokens",
         "audit" => "Audit",
+        "keys" => "Signing keys",
         _ => "Service",
     };
 

@@ -45,6 +45,8 @@ public static class ApiJson
 [JsonSerializable(typeof(TokenResponse))]
 [JsonSerializable(typeof(MeResponse))]
 [JsonSerializable(typeof(JwksResponse))]
+[JsonSerializable(typeof(SigningKeyResponse))]
+[JsonSerializable(typeof(SigningKeysResponse))]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(CreateTokenRequest))]
 [JsonSerializable(typeof(ApiTokenResponse))]

@@ -64,6 +64,8 @@ public static class AuditActions
     public const string TokenCreated = "token.created";
     public const string TokenRevoked = "token.revoked";
     public const string MaintenanceRan = "maintenance.ran";
+    public const string SigningKeyRotated = "signing_key.rotated";
+    public const string SigningKeyRetired = "signing_key.retired";
 }
 
 /// <summary>The append-only audit log. Entries are only ever inserted.</summary>

@@ -126,8 +126,28 @@ public sealed class JwtOptions
 
     public SigningAlgorithm Algorithm { get; set; } = SigningAlgorithm.RS256;
 
-    /// <summary>PEM private key. When absent, one is generated once and kept in the store.</summary>
+    /// <summary>
+    /// PEM private key (a Key Vault reference in Azure). When absent, keys are generated and kept in the store, and
+    /// IronAuth rotates them (<c>POST /api/keys/rotate</c>, <c>ironauth keys rotate</c>, <see cref="RotateEvery"/>).
+    /// The algorithm applies to keys generated from then on; a stored key keeps the algorithm it was made for.
+    /// </summary>
     public string? SigningKey { get; set; }
+
+    /// <summary>
+    /// With <see cref="SigningKey"/>: PEM private keys that signed before it (the previous Key Vault version), still
+    /// published and accepted — passive — so a manual rotation logs nobody out. Remove one once access-token lifetime
+    /// plus clock skew has passed since every instance switched.
+    /// </summary>
+    public List<string> PreviousSigningKeys { get; set; } = [];
+
+    /// <summary>Rotate the stored key this often, during maintenance; null (the default) for never.</summary>
+    public TimeSpan? RotateEvery { get; set; }
+
+    /// <summary>
+    /// How stale an instance's view of the stored keys may get: each instance re-reads them at most this long after its
+    /// last read, so it follows a rotation made elsewhere within this bound.
+    /// </summary>
+    public TimeSpan KeyRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -84,6 +84,38 @@ public sealed class IronAuthOptionsValidator : IValidateOptions<IronAuthOptions>
             errors.Add($"IronAuth:Jwt:SigningKey must be a PEM private key for {jwt.Algorithm} ({(jwt.Algorithm == SigningAlgorithm.RS256 ? "RSA, at least 2048 bits" : "EC P-256")}).");
         }
 
+        for (var i = 0; i < jwt.PreviousSigningKeys.Count; i++)
+        {
+            var previous = jwt.PreviousSigningKeys[i];
+            if (string.IsNullOrWhiteSpace(jwt.SigningKey))
+            {
+                errors.Add("IronAuth:Jwt:PreviousSigningKeys is only used with IronAuth:Jwt:SigningKey; stored keys are rotated by IronAuth.");
+                break;
+            }
+
+            if (!IsUsablePrivateKey(previous, SigningAlgorithm.RS256) && !IsUsablePrivateKey(previous, SigningAlgorithm.ES256))
+            {
+                errors.Add($"IronAuth:Jwt:PreviousSigningKeys:{i} must be a PEM private key (RSA of at least 2048 bits, or EC P-256).");
+            }
+        }
+
+        if (jwt.RotateEvery is { } every)
+        {
+            if (!string.IsNullOrWhiteSpace(jwt.SigningKey))
+            {
+                errors.Add("IronAuth:Jwt:RotateEvery cannot be used with IronAuth:Jwt:SigningKey: a configured key is rotated where it is kept (Key Vault).");
+            }
+            else if (every < TimeSpan.FromHours(1) || every > TimeSpan.FromDays(365))
+            {
+                errors.Add($"IronAuth:Jwt:RotateEvery must be between 01:00:00 and 365.00:00:00, or absent for no scheduled rotation (was {every}).");
+            }
+        }
+
+        if (jwt.KeyRefreshInterval < TimeSpan.FromSeconds(1) || jwt.KeyRefreshInterval > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"IronAuth:Jwt:KeyRefreshInterval must be between 00:00:01 and 00:05:00 (was {jwt.KeyRefreshInterval}).");
+        }
+
         var login = options.Login;
         if (login.MaxFailures < 1)
         {

@@ -30,6 +30,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<PasswordPolicy>();
         services.TryAddSingleton<PasswordHasher>();
         services.TryAddSingleton<SigningKeys>();
+        services.TryAddSingleton<SigningKeyManager>();
         services.TryAddSingleton<AccessTokens>();
         services.TryAddSingleton<LoginThrottle>();
         services.TryAddSingleton<PasswordAttempts>();

@@ -38,7 +38,7 @@ public sealed partial class IronAuthInitializer(
         }
         catch (Exception e)
         {
-            // Requests that need the key fail with this same error (it is the one cached load); say why once here.
+            // Requests that need the key try the load again and fail the same way while the cause lasts; say why once here.
             LogKeyFailed(logger, e);
         }
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
+using IronAuth.Core.Signing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -13,11 +14,18 @@ public sealed record MaintenanceReport(
 {
     public static MaintenanceReport Skipped { get; } = new(false, 0, 0, 0, 0, 0, 0, true);
 
+    /// <summary>Whether a scheduled rotation (<c>IronAuth:Jwt:RotateEvery</c>) made a new active signing key.</summary>
+    public bool SigningKeyRotated { get; init; }
+
+    /// <summary>Passive signing keys retired (no unexpired token can carry them any more).</summary>
+    public int SigningKeysRetired { get; init; }
+
     public int Total => Sessions + RefreshTokens + ApiTokens + PasswordResets + RateBuckets + UsageDays;
 }
 
 /// <summary>
-/// Purges what has expired and rolls daily usage out of retention. Both hosts run it on the same schedule
+/// Purges what has expired and rolls daily usage out of retention, rotates the signing key when
+/// <c>IronAuth:Jwt:RotateEvery</c> says so, and retires passive signing keys no unexpired token can carry. Both hosts run it on the same schedule
 /// (the Server's scheduler, the Functions timer) and the CLI on demand. A lease in the store lets one
 /// instance work at a time; work is done in bounded batches within a time budget, so a backlog is worked
 /// off over several runs rather than timing one out. Usage is kept per UTC day from the start, so quota
@@ -27,6 +35,7 @@ public sealed partial class MaintenanceJob(
     IMaintenanceStore store,
     ILeaseStore leases,
     IAuditStore audit,
+    SigningKeyManager signingKeys,
     IOptions<IronAuthOptions> options,
     TimeProvider time,
     ILogger<MaintenanceJob> logger)
@@ -78,6 +87,9 @@ public sealed partial class MaintenanceJob(
                 RateBuckets: await Drain(b => store.PurgeFullBucketsAsync(now, b, cancellationToken)),
                 UsageDays: await Drain(b => store.PurgeUsageAsync(UsageDay.DayOf(now).AddDays(-settings.UsageRetentionDays), b, cancellationToken)),
                 Complete: complete);
+            // Keys after the purges: a handful of rows, never a backlog, so no budget of their own.
+            var upkeep = await signingKeys.MaintainAsync(cancellationToken);
+            report = report with { SigningKeyRotated = upkeep.Rotated, SigningKeysRetired = upkeep.Retired };
 
             LogRan(logger, report.Sessions, report.RefreshTokens, report.ApiTokens, report.PasswordResets, report.RateBuckets, report.UsageDays, report.Complete);
             await audit.AppendAsync(
@@ -89,6 +101,8 @@ public sealed partial class MaintenanceJob(
                     ["password_resets"] = Text(report.PasswordResets),
                     ["rate_buckets"] = Text(report.RateBuckets),
                     ["usage_days"] = Text(report.UsageDays),
+                    ["signing_key_rotated"] = report.SigningKeyRotated ? "true" : "false",
+                    ["signing_keys_retired"] = Text(report.SigningKeysRetired),
                     ["complete"] = report.Complete ? "true" : "false",
                 }),
                 CancellationToken.None);

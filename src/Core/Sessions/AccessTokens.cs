@@ -29,7 +29,7 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
     private readonly JwtOptions jwt = options.Value.Jwt;
     private const int MaxValidated = 10_000;
     private readonly ConcurrentDictionary<string, (AccessTokenClaims Claims, DateTimeOffset Until)> validated = new(StringComparer.Ordinal);
-    private TokenValidationParameters? parameters;
+    private ValidationFor? parameters;
 
     /// <summary>The <c>client_id</c> of tokens issued to people signing in (RFC 9068 §2.2 requires one in every token).</summary>
     public const string FirstPartyClientId = "ironauth";
@@ -46,7 +46,7 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
     public async Task<IssuedAccessToken> IssueAsync(
         User user, string? sessionId, string clientId, IEnumerable<string> scopes, DateTimeOffset? notAfter)
     {
-        var material = await keys.GetAsync();
+        var material = (await keys.GetSetAsync()).Active;
         var now = time.GetUtcNow();
         // JWT dates have whole-second resolution; truncating keeps exp exactly iat + lifetime.
         now = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
@@ -107,7 +107,14 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
             validated.TryRemove(token, out _);
         }
 
-        var result = await handler.ValidateTokenAsync(token, parameters ??= await CreateParametersAsync());
+        var result = await handler.ValidateTokenAsync(token, await ParametersAsync(await keys.GetSetAsync()));
+        if (result.Exception is SecurityTokenSignatureKeyNotFoundException && TryReadKid(token) is { } kid
+            && await keys.FindAsync(kid) is not null)
+        {
+            // A key this instance had not seen yet: rotated in by another instance since this one last read the store.
+            result = await handler.ValidateTokenAsync(token, await ParametersAsync(await keys.GetSetAsync()));
+        }
+
         if (!result.IsValid || result.SecurityToken is not JsonWebToken parsed
             // RFC 7515 §4.1.11: an extension listed in "crit" that the recipient does not understand makes the JWS
             // invalid. IronAuth understands none (and never issues one), so any "crit" is refused.
@@ -133,22 +140,47 @@ public sealed class AccessTokens(SigningKeys keys, IOptions<IronAuthOptions> opt
         return claims;
     }
 
-    private async Task<TokenValidationParameters> CreateParametersAsync()
+    /// <summary>Validation parameters for one key set, built once per set (the set changes only when the keys do).</summary>
+    private ValueTask<TokenValidationParameters> ParametersAsync(SigningKeySet set)
     {
-        var material = await keys.GetAsync();
-        return new TokenValidationParameters
+        if (Volatile.Read(ref parameters) is { } cached && ReferenceEquals(cached.Set, set))
+        {
+            return ValueTask.FromResult(cached.Parameters);
+        }
+
+        var created = new TokenValidationParameters
         {
             ValidIssuer = jwt.Issuer,
             ValidAudience = jwt.Audience,
-            IssuerSigningKey = material.PublicKey,
-            // Only the configured asymmetric algorithm: no "none", no HS256 keyed with the public key.
-            ValidAlgorithms = [material.Algorithm],
+            // Every published key — the active one and the passive ones that may have signed an unexpired token — is
+            // chosen by the token's kid, so a rotation logs nobody out.
+            IssuerSigningKeys = [.. set.Published.Select(k => k.PublicKey)],
+            TryAllIssuerSigningKeys = false,
+            // Only the published keys' asymmetric algorithms: no "none", no HS256 keyed with a public key; and the
+            // key named by kid must itself take the token's alg (an RSA key cannot verify ES256).
+            ValidAlgorithms = set.Algorithms,
             ValidTypes = [TokenType],
             RequireSignedTokens = true,
             RequireExpirationTime = true,
             ValidateIssuerSigningKey = true,
             LifetimeValidator = ValidateLifetime,
         };
+        Volatile.Write(ref parameters, new ValidationFor(set, created));
+        return ValueTask.FromResult(created);
+    }
+
+    private sealed record ValidationFor(SigningKeySet Set, TokenValidationParameters Parameters);
+
+    private static string? TryReadKid(string token)
+    {
+        try
+        {
+            return new JsonWebToken(token).Kid;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
     private bool ValidateLifetime(DateTime? notBefore, DateTime? expires, SecurityToken token, TokenValidationParameters parameters)

@@ -8,7 +8,7 @@ namespace IronAuth.Server.Cli;
 internal static class CommandLineSecrets
 {
     // Configuration keys whose values are secrets, compared by their last segment ("IronAuth:Bootstrap:AdminPassword").
-    private static readonly HashSet<string> SecretKeys = new(StringComparer.OrdinalIgnoreCase) { "AdminPassword", "SigningKey", "Password" };
+    private static readonly HashSet<string> SecretKeys = new(StringComparer.OrdinalIgnoreCase) { "AdminPassword", "SigningKey", "PreviousSigningKeys", "Password" };
 
     // A Table Storage connection string is a secret when it carries a key or a signature; UseDevelopmentStorage=true is not.
     private static readonly string[] ConnectionStringSecrets = ["AccountKey=", "SharedAccessSignature=", "sig="];
@@ -26,6 +26,13 @@ internal static class CommandLineSecrets
             // "--key value" and "/key value" take the next argument as the value; "key=value" and "--key=value" carry it.
             var value = equals >= 0 ? arg[(equals + 1)..] : start > 0 && i + 1 < args.Count ? args[i + 1] : "";
             var name = key[(key.LastIndexOf(':') + 1)..];
+            // Array elements (PreviousSigningKeys:0) are named by their index: the secret is the array's name.
+            if (int.TryParse(name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _) && key.LastIndexOf(':') > 0)
+            {
+                var parent = key[..key.LastIndexOf(':')];
+                name = parent[(parent.LastIndexOf(':') + 1)..];
+            }
+
             var secret = SecretKeys.Contains(name)
                 || (name.Equals("ConnectionString", StringComparison.OrdinalIgnoreCase)
                     && ConnectionStringSecrets.Any(marker => value.Contains(marker, StringComparison.OrdinalIgnoreCase)));

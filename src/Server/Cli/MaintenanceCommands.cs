@@ -27,6 +27,8 @@ internal static class MaintenanceCommands
                 ("password_resets", CliContext.Number(report.PasswordResets)),
                 ("rate_buckets", CliContext.Number(report.RateBuckets)),
                 ("usage_days", CliContext.Number(report.UsageDays)),
+                ("signing_key_rotated", report.SigningKeyRotated ? "true" : "false"),
+                ("signing_keys_retired", CliContext.Number(report.SigningKeysRetired)),
                 ("complete", report.Complete ? "true" : "false (the time budget ran out; run again for the rest)"),
             ]);
             return IronAuthCli.Succeeded;

@@ -35,6 +35,7 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("serve --IronAuth:Bootstrap:AdminPassword=hunter2-hunter2", "IronAuth__Bootstrap__AdminPassword")]
     [InlineData("--urls http://127.0.0.1:0 --IronAuth:Jwt:SigningKey hunter2-key", "IronAuth__Jwt__SigningKey")]
     [InlineData("serve /IronAuth:Jwt:SigningKey hunter2-key", "IronAuth__Jwt__SigningKey")]
+    [InlineData("serve --IronAuth:Jwt:PreviousSigningKeys:0=hunter2-key", "IronAuth__Jwt__PreviousSigningKeys__0")]
     [InlineData("serve --tables-connection-string DefaultEndpointsProtocol=https;AccountName=a;AccountKey=hunter2", "IronAuth__Tables__ConnectionString")]
     public async Task Serve_refuses_secrets_on_the_command_line_and_names_the_variable_to_use(string commandLine, string variable)
     {
@@ -123,7 +124,10 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal("1", first["api_tokens"]);
         Assert.Equal("true", first["complete"]);
         Assert.Equal("0", second["api_tokens"]);
-        Assert.Equal(["sessions", "refresh_tokens", "api_tokens", "password_resets", "rate_buckets", "usage_days", "complete"], first.Keys);
+        Assert.Equal(
+            ["sessions", "refresh_tokens", "api_tokens", "password_resets", "rate_buckets", "usage_days", "signing_key_rotated", "signing_keys_retired", "complete"],
+            first.Keys);
+        Assert.Equal("false", first["signing_key_rotated"]);
         Assert.Single((await cli.SucceedAsync("tokens", "list")).OutputLines);
         Assert.Equal(2, (await cli.SucceedAsync("audit", "--json")).Json.AsArray().Count(e => e!["action"]!.GetValue<string>() == "maintenance.ran"));
 

@@ -1,17 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Security.Claims;
 using System.Text;
 using System.Text.Json.Nodes;
 using Duende.IdentityModel.Client;
 using IronAuth.Tests.Support;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 
@@ -382,39 +375,6 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         Assert.False(unknown.IsError, unknown.Error);
         await (await server.NewClient(own).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
         await (await server.NewClient(strangersToken).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
-    }
-
-    /// <summary>A service that trusts IronAuth the way Microsoft's docs say: Authority and Audience, nothing else.</summary>
-    private sealed class ResourceServer(WebApplication app, Uri address) : IAsyncDisposable
-    {
-        public static async Task<ResourceServer> StartAsync(string authority)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Services.AddAuthentication().AddJwtBearer(o =>
-            {
-                o.Authority = authority;
-                o.Audience = "ironauth";
-                // The test's IronAuth listens on plain http (loopback); a deployment's issuer is https.
-                o.RequireHttpsMetadata = false;
-            });
-            builder.Services.AddAuthorization();
-            var app = builder.Build();
-            app.UseAuthentication();
-            app.UseAuthorization();
-            app.MapGet("/whoami", (ClaimsPrincipal user) => string.Concat(user.Claims.Select(c => $"{c.Type}={c.Value}\n"))).RequireAuthorization();
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-            return new ResourceServer(app, new Uri(address + "/"));
-        }
-
-        public HttpClient Client(string bearer) => new()
-        {
-            BaseAddress = address,
-            DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", bearer) },
-        };
-
-        public ValueTask DisposeAsync() => app.DisposeAsync();
     }
 }
 

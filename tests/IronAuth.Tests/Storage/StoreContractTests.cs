@@ -318,6 +318,54 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_rotations_from_two_processes_leave_exactly_one_active_key()
+    {
+        var now = Time.GetUtcNow();
+        var first = await SigningKeys.GetOrAddAsync(new StoredSigningKey("key-0", SigningAlgorithm.ES256, "pem-0", now), default);
+        await using var other = BuildServices(storeSettings);
+        var stores = new[] { SigningKeys, other.GetRequiredService<ISigningKeyStore>() };
+
+        // Sixteen rotations from the same active key, half from each "process": the conditional write lets one through.
+        var outcomes = await Task.WhenAll(Enumerable.Range(1, 16).Select(i =>
+            stores[i % 2].RotateAsync(first.Id, new StoredSigningKey($"key-{i}", SigningAlgorithm.ES256, $"pem-{i}", now), now, default)));
+
+        var winner = $"key-{Array.IndexOf(outcomes, true) + 1}";
+        Assert.Single(outcomes, won => won);
+        var keys = await stores[1].ListAsync(default);
+        Assert.Equal(["key-0", winner], keys.Select(k => k.Id).Order(StringComparer.Ordinal));
+        var active = Assert.Single(keys, k => k.DeactivatedAt is null);
+        Assert.Equal(winner, active.Id);
+        Assert.Equal(winner, Core.Signing.SigningKeys.ActiveOf(keys)!.Id);
+        Assert.Equal(now, keys.Single(k => k.Id == "key-0").DeactivatedAt);
+
+        // The old key can no longer be rotated from; the new one can.
+        Assert.False(await SigningKeys.RotateAsync(first.Id, new StoredSigningKey("key-late", SigningAlgorithm.ES256, "pem", now), now, default));
+        Assert.True(await SigningKeys.RotateAsync(winner, new StoredSigningKey("key-next", SigningAlgorithm.ES256, "pem-next", now), now, default));
+    }
+
+    [Fact]
+    public async Task Only_a_passive_key_is_retired_and_only_once()
+    {
+        var now = Time.GetUtcNow();
+        await SigningKeys.GetOrAddAsync(new StoredSigningKey("old", SigningAlgorithm.RS256, "pem-old", now), default);
+        Assert.True(await SigningKeys.RotateAsync("old", new StoredSigningKey("new", SigningAlgorithm.RS256, "pem-new", now), now, default));
+        Time.Advance(TimeSpan.FromHours(1));
+
+        Assert.False(await SigningKeys.RetireAsync("new", "public-new", Time.GetUtcNow(), default));
+        Assert.False(await SigningKeys.RetireAsync("missing", "public", Time.GetUtcNow(), default));
+        var retires = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => SigningKeys.RetireAsync("old", "public-old", Time.GetUtcNow(), default)));
+        Assert.Single(retires, done => done);
+
+        var keys = (await SigningKeys.ListAsync(default)).ToDictionary(k => k.Id);
+        Assert.Equal(Time.GetUtcNow(), keys["old"].RetiredAt);
+        // The private half is gone; the public one is kept so the key can still be listed by kid.
+        Assert.Equal("public-old", keys["old"].PrivateKeyPem);
+        Assert.Null(keys["new"].RetiredAt);
+        Assert.Null(keys["new"].DeactivatedAt);
+        Assert.Equal("pem-new", keys["new"].PrivateKeyPem);
+    }
+
+    [Fact]
     public async Task Initialize_is_idempotent_and_reports_healthy()
     {
         var store = Services.GetRequiredService<IStoreLifecycle>();

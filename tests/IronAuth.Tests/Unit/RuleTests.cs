@@ -262,6 +262,9 @@ public sealed class OptionsValidationTests
     [InlineData("IronAuth:Passwords:MinStrength")]
     [InlineData("IronAuth:Jwt:AccessTokenLifetime")]
     [InlineData("IronAuth:Jwt:SigningKey")]
+    [InlineData("IronAuth:Jwt:PreviousSigningKeys")]
+    [InlineData("IronAuth:Jwt:RotateEvery")]
+    [InlineData("IronAuth:Jwt:KeyRefreshInterval")]
     [InlineData("IronAuth:Login:MaxFailures")]
     [InlineData("IronAuth:Tokens:MaxLifetimeDays")]
     [InlineData("IronAuth:RateLimits:RequestsPerSecond")]
@@ -282,6 +285,9 @@ public sealed class OptionsValidationTests
                 case "IronAuth:Passwords:MinStrength": o.Passwords.MinStrength = 5; break;
                 case "IronAuth:Jwt:AccessTokenLifetime": o.Jwt.AccessTokenLifetime = TimeSpan.FromSeconds(5); break;
                 case "IronAuth:Jwt:SigningKey": o.Jwt.SigningKey = "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"; break;
+                case "IronAuth:Jwt:PreviousSigningKeys": o.Jwt.PreviousSigningKeys = ["not a key"]; break;
+                case "IronAuth:Jwt:RotateEvery": o.Jwt.RotateEvery = TimeSpan.FromMinutes(5); break;
+                case "IronAuth:Jwt:KeyRefreshInterval": o.Jwt.KeyRefreshInterval = TimeSpan.Zero; break;
                 case "IronAuth:Login:MaxFailures": o.Login.MaxFailures = 0; break;
                 case "IronAuth:Tokens:MaxLifetimeDays": o.Tokens.DefaultLifetimeDays = 60; break;
                 case "IronAuth:RateLimits:RequestsPerSecond": o.RateLimits.RequestsPerSecond = 0; break;
@@ -303,6 +309,19 @@ public sealed class OptionsValidationTests
         var rsa = IronAuth.Core.Signing.SigningKeys.Generate(SigningAlgorithm.RS256);
         Assert.NotEmpty(Errors(o => (o.Jwt.Algorithm, o.Jwt.SigningKey) = (SigningAlgorithm.ES256, rsa)));
         Assert.Empty(Errors(o => o.Jwt.SigningKey = rsa));
+    }
+
+    [Fact]
+    public void Previous_keys_and_scheduled_rotation_fit_only_their_own_kind_of_key()
+    {
+        var rsa = IronAuth.Core.Signing.SigningKeys.Generate(SigningAlgorithm.RS256);
+        var ec = IronAuth.Core.Signing.SigningKeys.Generate(SigningAlgorithm.ES256);
+
+        // A previous key may be of the other algorithm: the algorithm is read from each PEM.
+        Assert.Empty(Errors(o => (o.Jwt.SigningKey, o.Jwt.PreviousSigningKeys) = (rsa, [ec, rsa])));
+        Assert.Contains(Errors(o => o.Jwt.PreviousSigningKeys = [ec]), e => e.Contains("only used with IronAuth:Jwt:SigningKey", StringComparison.Ordinal));
+        Assert.Empty(Errors(o => o.Jwt.RotateEvery = TimeSpan.FromDays(30)));
+        Assert.Contains(Errors(o => (o.Jwt.SigningKey, o.Jwt.RotateEvery) = (rsa, TimeSpan.FromDays(30))), e => e.Contains("Key Vault", StringComparison.Ordinal));
     }
 }
 

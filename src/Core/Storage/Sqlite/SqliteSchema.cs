@@ -133,5 +133,11 @@ internal static class SqliteSchema
         ALTER TABLE api_tokens ADD COLUMN parent_id TEXT;
         CREATE INDEX ix_api_tokens_parent ON api_tokens (parent_id) WHERE parent_id IS NOT NULL;
         """,
+        // Key rotation: a key is active until deactivated_at, passive until retired_at. Keys stored before this have
+        // neither, so the one existing key is the active one.
+        """
+        ALTER TABLE signing_keys ADD COLUMN deactivated_at INTEGER;
+        ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;
+        """,
     ];
 }
