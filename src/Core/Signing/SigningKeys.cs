@@ -81,8 +81,9 @@ public sealed class SigningMaterial
     /// every instance on a store already shares, so nothing new has to be generated, stored or configured. Changing the
     /// signing key changes every derived secret. Knowing a derived secret says nothing about the key.
     /// </summary>
-    internal byte[] DeriveSecret(string purpose) =>
-        HKDF.Expand(HashAlgorithmName.SHA256, derivationKey, 32, Encoding.UTF8.GetBytes(purpose));
+    internal byte[] DeriveSecret(string purpose) => derivationKey.Length > 0
+        ? HKDF.Expand(HashAlgorithmName.SHA256, derivationKey, 32, Encoding.UTF8.GetBytes(purpose))
+        : throw new InvalidOperationException("A retired key keeps only its public half and derives nothing.");
 }
 
 /// <summary>Where the key set comes from.</summary>
@@ -334,11 +335,13 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
         JsonWebKey jwk;
         string alg;
         byte[] der;
+        // A retired key keeps only its public half: it verifies nothing new and derives nothing.
+        var hasPrivateHalf = !pem.Contains("PUBLIC KEY-----", StringComparison.Ordinal);
         if (algorithm == SigningAlgorithm.RS256)
         {
             var rsa = RSA.Create();
             rsa.ImportFromPem(pem);
-            der = rsa.ExportPkcs8PrivateKey();
+            der = hasPrivateHalf ? rsa.ExportPkcs8PrivateKey() : [];
             alg = SecurityAlgorithms.RsaSha256;
             var publicRsa = new RsaSecurityKey(rsa.ExportParameters(includePrivateParameters: false));
             jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(publicRsa);
@@ -349,7 +352,7 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
         {
             var ec = ECDsa.Create();
             ec.ImportFromPem(pem);
-            der = ec.ExportPkcs8PrivateKey();
+            der = hasPrivateHalf ? ec.ExportPkcs8PrivateKey() : [];
             alg = SecurityAlgorithms.EcdsaSha256;
             var publicEc = ECDsa.Create(ec.ExportParameters(includePrivateParameters: false));
             var publicEcKey = new ECDsaSecurityKey(publicEc);
@@ -365,7 +368,7 @@ public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions
         privateKey.KeyId = kid;
         publicKey.KeyId = kid;
         // The key's canonical DER, not the PEM text, so line endings or whitespace of a configured PEM change nothing.
-        var derivationKey = HKDF.Extract(HashAlgorithmName.SHA256, der, Encoding.UTF8.GetBytes("ironauth-derived-secrets"));
+        var derivationKey = hasPrivateHalf ? HKDF.Extract(HashAlgorithmName.SHA256, der, Encoding.UTF8.GetBytes("ironauth-derived-secrets")) : [];
         CryptographicOperations.ZeroMemory(der);
         return new SigningMaterial(privateKey, publicKey, jwk, alg, derivationKey);
     }

@@ -32,7 +32,12 @@ public abstract class KeyRotationTests(string store)
     private static async Task<List<string>> JwksKidsAsync(TestServer server) =>
         [.. (await server.Client.GetFromJsonAsync<JsonNode>("api/auth/jwks.json"))!["keys"]!.AsArray().Select(k => k!["kid"]!.GetValue<string>())];
 
-    private static async Task<JsonArray> KeysAsync(HttpClient admin) => (await (await admin.GetAsync("api/keys")).ReadJsonAsync())["keys"]!.AsArray();
+    private static async Task<JsonArray> KeysAsync(HttpClient admin)
+    {
+        var response = await admin.GetAsync("api/keys");
+        Assert.True(response.IsSuccessStatusCode, $"{response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return (await response.ReadJsonAsync())["keys"]!.AsArray();
+    }
 
     private static string KidOf(string token) => new JsonWebToken(token).Kid;
 
