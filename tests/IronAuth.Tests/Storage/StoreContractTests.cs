@@ -767,6 +767,23 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_create_whose_revoke_others_takes_its_own_parent_is_refused_and_no_child_is_left_alive()
+    {
+        // B's token made one for C, which makes one for B with one-active-per-user on: revoking B's other tokens takes
+        // the chain, the new token's parent included.
+        var ofB = NewApiToken();
+        var ofC = NewApiToken() with { ParentId = ofB.Id };
+        await ApiTokens.CreateAsync(ofB, false, default);
+        await ApiTokens.CreateAsync(ofC, false, default);
+        var forB = NewApiToken(ofB.UserId) with { ParentId = ofC.Id };
+
+        var created = await ApiTokens.CreateAsync(forB, true, 0, default);
+
+        Assert.Equal(ApiTokenRefusal.ParentInactive, created.Refusal);
+        Assert.True(await ApiTokens.FindByDigestAsync(forB.Digest, default) is null or { RevokedAt: not null });
+    }
+
+    [Fact]
     public async Task Concurrent_creates_from_two_processes_never_take_a_user_past_the_active_cap()
     {
         await using var other = BuildServices(storeSettings);

@@ -33,13 +33,6 @@ public sealed class SqliteApiTokenStore(SqliteDatabase database) : IApiTokenStor
         await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         var now = token.CreatedAt.ToUnixMs();
-        if (token.ParentId is { } parentId
-            && await connection.ScalarAsync(
-                "SELECT 1 FROM api_tokens WHERE id = @id AND revoked_at IS NULL AND expires_at > @now;", cancellationToken, ("@id", parentId), ("@now", now)) is null)
-        {
-            return new ApiTokenCreation(ApiTokenRefusal.ParentInactive, 0);
-        }
-
         if (!revokeOthers && maxActive > 0
             && (long)(await connection.ScalarAsync(
                 "SELECT COUNT(*) FROM api_tokens WHERE user_id = @user_id AND revoked_at IS NULL AND expires_at > @now;",
@@ -61,6 +54,15 @@ public sealed class SqliteApiTokenStore(SqliteDatabase database) : IApiTokenStor
                 cancellationToken,
                 ("@now", now),
                 ("@user_id", token.UserId));
+        }
+
+        // After the revocations above: one of them may have taken the parent with it (a chain through another owner's
+        // token back to this owner's). Refusing then returns without a commit, so nothing above is kept either.
+        if (token.ParentId is { } parentId
+            && await connection.ScalarAsync(
+                "SELECT 1 FROM api_tokens WHERE id = @id AND revoked_at IS NULL AND expires_at > @now;", cancellationToken, ("@id", parentId), ("@now", now)) is null)
+        {
+            return new ApiTokenCreation(ApiTokenRefusal.ParentInactive, 0);
         }
 
         await connection.ExecuteAsync(
