@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using IronAuth.Core;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 
 namespace IronAuth.Api.Http;
@@ -35,10 +36,20 @@ public static class OAuthProtocol
             return (null, Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", Problems.DefaultDetailOf(StatusCodes.Status415UnsupportedMediaType)));
         }
 
+        // A chunked body has no Content-Length to check up front: the server stops reading it at the limit instead.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            bodyLimit.MaxRequestBodySize = MaxBytes;
+        }
+
         IFormCollection form;
         try
         {
             form = await request.ReadFormAsync(request.HttpContext.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, Error(StatusCodes.Status413PayloadTooLarge, "invalid_request", "The request body is too large."));
         }
         catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
         {

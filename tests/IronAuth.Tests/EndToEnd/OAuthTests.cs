@@ -218,6 +218,19 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
             }
         }
 
+        // Too large, whether announced by Content-Length or sent in chunks.
+        var padding = new string('x', 20_000);
+        var announced = await server.Client.PostAsync("api/oauth/token", new FormUrlEncodedContent([P("grant_type", "password"), P("username", padding)]));
+        var chunkedContent = new StringContent($"grant_type=password&username={padding}", Encoding.UTF8, "application/x-www-form-urlencoded");
+        chunkedContent.Headers.ContentLength = null;
+        using var chunked = new HttpRequestMessage(HttpMethod.Post, "api/oauth/token") { Content = chunkedContent };
+        chunked.Headers.TransferEncodingChunked = true;
+        foreach (var tooLarge in new[] { announced, await server.Client.SendAsync(chunked) })
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+            Assert.Equal("invalid_request", (await tooLarge.ReadJsonAsync())["error"]!.GetValue<string>());
+        }
+
         // JSON is not what RFC 6749 speaks.
         var json = await server.Client.PostAsJsonAsync("api/oauth/token", new { grant_type = "password" });
         await json.AssertProblemAsync(HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
