@@ -97,6 +97,8 @@ public static class IronAuthRoutes
 
         new("GET", "health", "Health", "Liveness and store reachability", AuthEndpoints.Health,
             b => b.Produces<HealthResponse>().Produces<HealthResponse>(503).Public()),
+        new("GET", "health/ready", "Ready", "Readiness: start-up done (schema, bootstrap, signing key) and the store answering", AuthEndpoints.Ready,
+            b => b.Produces<ReadinessResponse>().Produces<ReadinessResponse>(503).Public()),
         new("HEAD", "health", "HealthHead", "Liveness and store reachability, status only", AuthEndpoints.Health,
             b => b.Produces(200).Produces(503).Public()),
         new("GET", "openapi.json", "OpenApi", "This OpenAPI document", OpenApiEndpoints.Document,

@@ -11,6 +11,10 @@ public static class ServiceFunctions
     public static Task<IResult> Health(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest req) => AuthEndpoints.Health(req);
 
+    [Function("Ready")]
+    public static Task<IResult> Ready(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health/ready")] HttpRequest req) => AuthEndpoints.Ready(req);
+
     [Function("HealthHead")]
     public static Task<IResult> HealthHead(
         [HttpTrigger(AuthorizationLevel.Anonymous, "head", Route = "health")] HttpRequest req) => AuthEndpoints.Health(req);

@@ -85,3 +85,9 @@ public sealed record SigningKeyResponse(
 public sealed record SigningKeysResponse(IReadOnlyList<SigningKeyResponse> Keys);
 
 public sealed record HealthResponse(string Status, string Store, string Version);
+
+/// <summary>Readiness: <c>ready</c> only when every check passed.</summary>
+public sealed record ReadinessResponse(string Status, string Store, string Version, ReadinessChecks Checks);
+
+/// <summary>The start-up steps done and whether the store answers now.</summary>
+public sealed record ReadinessChecks(bool Schema, bool Bootstrap, bool SigningKey, bool Store);

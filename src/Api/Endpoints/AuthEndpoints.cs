@@ -1,5 +1,6 @@
 using IronAuth.Api.Contracts;
 using IronAuth.Api.Http;
+using IronAuth.Core.Hosting;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
 using IronAuth.Core.Storage;
@@ -104,6 +105,25 @@ public static class AuthEndpoints
         var healthy = await store.IsHealthyAsync(request.HttpContext.RequestAborted);
         var body = new HealthResponse(healthy ? "ok" : "unavailable", store.Name, ApiInfo.Version);
         return healthy ? TypedResults.Ok(body) : TypedResults.Json(body, ApiJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable);
+    }
+
+    /// <summary>Readiness: 200 once start-up is done and the store answers, 503 (with Retry-After) until then.</summary>
+    public static async Task<IResult> Ready(HttpRequest request)
+    {
+        var services = request.HttpContext.RequestServices;
+        var store = services.GetRequiredService<IStoreLifecycle>();
+        var readiness = services.GetRequiredService<Readiness>();
+        var checks = new ReadinessChecks(
+            readiness.Schema, readiness.Bootstrap, await readiness.SigningKeyAsync(), await store.IsHealthyAsync(request.HttpContext.RequestAborted));
+        var ready = checks is { Schema: true, Bootstrap: true, SigningKey: true, Store: true };
+        var body = new ReadinessResponse(ready ? "ready" : "not_ready", store.Name, ApiInfo.Version, checks);
+        if (ready)
+        {
+            return TypedResults.Ok(body);
+        }
+
+        request.HttpContext.Response.Headers.RetryAfter = "5";
+        return TypedResults.Json(body, ApiJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
     private static IResult Tokens(HttpContext context, SignIn signIn)

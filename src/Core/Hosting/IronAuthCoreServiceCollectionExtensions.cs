@@ -44,6 +44,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<ClientCredentialsGrant>();
         services.TryAddSingleton<TokenIntrospector>();
         services.TryAddSingleton<MaintenanceJob>();
+        services.TryAddSingleton<Readiness>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
         return services;
     }

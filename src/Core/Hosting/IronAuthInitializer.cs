@@ -19,14 +19,17 @@ public sealed partial class IronAuthInitializer(
     SigningKeys signingKeys,
     IUserStore users,
     UserManager userManager,
+    Readiness readiness,
     IOptions<IronAuthOptions> options,
     ILogger<IronAuthInitializer> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await store.InitializeAsync(cancellationToken);
+        readiness.SchemaDone();
         _ = Task.Run(LoadSigningKeyAsync, CancellationToken.None);
         await BootstrapAdminAsync(cancellationToken);
+        readiness.BootstrapDone();
     }
 
     private async Task LoadSigningKeyAsync()
@@ -34,6 +37,7 @@ public sealed partial class IronAuthInitializer(
         try
         {
             var key = await signingKeys.GetAsync();
+            readiness.SigningKeyLoaded();
             LogReady(logger, store.Name, key.Algorithm, key.KeyId);
         }
         catch (Exception e)
