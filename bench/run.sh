@@ -61,7 +61,7 @@ avg() { awk '{ r+=$1; a+=$2; b+=$3; n++ } END { printf "%.0f %.2f %.2f\n", r/n, 
 IRON_ENV=(IronAuth__Sqlite__Path="$WORK/bench.db" IronAuth__Bootstrap__AdminUsername=admin
   IronAuth__Bootstrap__AdminPassword=bench-admin-password IronAuth__Login__PerIpPerMinute=1000000
   IronAuth__Jwt__AccessTokenLifetime=1.00:00:00 IronAuth__RateLimits__RequestsPerSecond=1000000
-  IronAuth__RateLimits__Burst=1000000)
+  IronAuth__RateLimits__Burst=1000000 IronAuth__Tokens__MaxActivePerUser=1000)
 SERVER_DLL=$OUT/server/ironauth.dll
 BASE_DLL=$OUT/baseline/baseline.dll
 
@@ -88,6 +88,8 @@ ACCESS=$(curl -fs "$IRON/api/auth/login" -H 'content-type: application/json' \
   -d '{"username":"admin","password":"bench-admin-password"}' | json o.access_token)
 mktoken() { curl -fs "$IRON/api/tokens" -H "authorization: Bearer $ACCESS" -H 'content-type: application/json' -d "$1" | json o.token; }
 API_TOKEN=$(mktoken '{"name":"bench"}')
+# A real gateway authenticates with an API token of its own holding tokens:verify, not with an access JWT.
+GATEWAY=$(mktoken '{"name":"gateway","scopes":["tokens:verify"]}')
 : >"$WORK/tokens.txt"
 for i in $(seq 1 50); do mktoken "{\"name\":\"user-$i\"}" >>"$WORK/tokens.txt"; done
 
@@ -98,7 +100,7 @@ pair() {
   local b="" i=""
   for r in $(seq 1 "$ROUNDS"); do
     b+=$(wrk_run "$BASE/api/health")$'\n'
-    i+=$(BEARER=${BEARER:-} TOKENS=${TOKENS:-} wrk_run "$url" "$@")$'\n'
+    i+=$(BEARER=${BEARER:-} TOKENS=${TOKENS:-} USAGE=${USAGE:-} wrk_run "$url" "$@")$'\n'
   done
   RESULT[$name]="$(echo -n "$b" | avg) $(echo -n "$i" | avg)"
   echo "$name: ${RESULT[$name]}" >&2
@@ -108,6 +110,8 @@ pair health "$IRON/api/health"
 BEARER=$ACCESS pair jwt "$IRON/api/auth/me" -s bench/wrk/bearer.lua
 BEARER=$API_TOKEN pair apitoken "$IRON/api/auth/me" -s bench/wrk/bearer.lua
 BEARER=$ACCESS TOKENS=$WORK/tokens.txt pair verify "$IRON" -s bench/wrk/verify.lua
+BEARER=$GATEWAY TOKENS=$WORK/tokens.txt pair gverify "$IRON" -s bench/wrk/verify.lua
+BEARER=$GATEWAY TOKENS=$WORK/tokens.txt USAGE=1 pair guverify "$IRON" -s bench/wrk/verify.lua
 
 # 6. isolation: verify latency alone, then during a login flood at work factor 12.
 ALONE=$(CONNS=4 BEARER=$ACCESS TOKENS=$WORK/tokens.txt wrk_run "$IRON" -s bench/wrk/verify.lua)
@@ -178,7 +182,9 @@ row() { # name label
   row health "1. GET /api/health"
   row jwt "2. GET /api/auth/me, access JWT"
   row apitoken "3. GET /api/auth/me, API token"
-  row verify "4. POST /api/tokens/verify (50 tokens)"
+  row verify "4. POST /api/tokens/verify (50 tokens), gateway by access JWT"
+  row gverify "4. POST /api/tokens/verify (50 tokens), gateway by its own API token"
+  row guverify "4. the same, usage (tokens, cost) reported on each call"
   if [[ -n "$TABLES_ROWS" ]]; then
     row tjwt "7. Tables: /auth/me, JWT"
     row tapitoken "7. Tables: /auth/me, API token"
