@@ -59,7 +59,7 @@ wrk_run() {
 avg() { awk '{ r+=$1; a+=$2; b+=$3; n++ } END { printf "%.0f %.2f %.2f\n", r/n, a/n, b/n }'; }
 
 IRON_ENV=(IronAuth__Sqlite__Path="$WORK/bench.db" IronAuth__Bootstrap__AdminUsername=admin
-  IronAuth__Bootstrap__AdminPassword=bench-admin-password IronAuth__Login__PerIpPerMinute=1000000
+  IronAuth__Bootstrap__AdminPassword=bench-admin-orchid-lantern-42 IronAuth__Login__PerIpPerMinute=1000000
   IronAuth__Jwt__AccessTokenLifetime=1.00:00:00 IronAuth__RateLimits__RequestsPerSecond=1000000
   IronAuth__RateLimits__Burst=1000000 IronAuth__Tokens__MaxActivePerUser=1000)
 SERVER_DLL=$OUT/server/ironauth.dll
@@ -85,7 +85,7 @@ START_BASE=$(start base 7082 "$BASE_DLL")
 IRON=http://127.0.0.1:7081; BASE=http://127.0.0.1:7082
 
 ACCESS=$(curl -fs "$IRON/api/auth/login" -H 'content-type: application/json' \
-  -d '{"username":"admin","password":"bench-admin-password"}' | json o.access_token)
+  -d '{"username":"admin","password":"bench-admin-orchid-lantern-42"}' | json o.access_token)
 mktoken() { curl -fs "$IRON/api/tokens" -H "authorization: Bearer $ACCESS" -H 'content-type: application/json' -d "$1" | json o.token; }
 API_TOKEN=$(mktoken '{"name":"bench"}')
 # A real gateway authenticates with an API token of its own holding tokens:verify, not with an access JWT.
@@ -115,7 +115,7 @@ BEARER=$GATEWAY TOKENS=$WORK/tokens.txt USAGE=1 pair guverify "$IRON" -s bench/w
 
 # 6. isolation: verify latency alone, then during a login flood at work factor 12.
 ALONE=$(CONNS=4 BEARER=$ACCESS TOKENS=$WORK/tokens.txt wrk_run "$IRON" -s bench/wrk/verify.lua)
-( CONNS=16 USERNAME=admin PASSWORD=bench-admin-password wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua >"$WORK/flood.txt" ) &
+( CONNS=16 USERNAME=admin PASSWORD=bench-admin-orchid-lantern-42 wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua >"$WORK/flood.txt" ) &
 FLOOD=$!
 FLOODED=$(CONNS=4 BEARER=$ACCESS TOKENS=$WORK/tokens.txt wrk_run "$IRON" -s bench/wrk/verify.lua)
 wait $FLOOD
@@ -127,7 +127,7 @@ RSS_KB=$(awk '/VmHWM/ { print $2 }' /proc/"$(cat "$WORK/iron.pid")"/status)
 HASH_THREADS=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
 RAW_BCRYPT=$($BENCH bcrypt --work-factor 12 --seconds 10 --threads "$HASH_THREADS")
 RAW_BCRYPT_ALL=$($BENCH bcrypt --work-factor 12 --seconds 10 --threads "$(nproc)")
-LOGIN_RPS=$(CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-password wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua | awk '{print $1}')
+LOGIN_RPS=$(CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-orchid-lantern-42 wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua | awk '{print $1}')
 
 stop iron; stop base
 # 5b. the same on every core: a server allowed as many hashes at once as there are cores, against raw bcrypt on
@@ -136,8 +136,8 @@ start iron 7081 "$SERVER_DLL" "${IRON_ENV[@]}" "IronAuth__Passwords__MaxConcurre
 # Warm-up first: at a few logins a second, a fresh server keeps recompiling its login path's methods (tier 1) for
 # the first 20-30 seconds, 3-4% of its CPU in an unwarmed 20-second run (perf: the tiered-compilation thread).
 # (Scenario 5 above runs on a server warmed by all the scenarios before it.)
-CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-password wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua >/dev/null
-LOGIN_RPS_ALL=$(CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-password wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua | awk '{print $1}')
+CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-orchid-lantern-42 wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua >/dev/null
+LOGIN_RPS_ALL=$(CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-orchid-lantern-42 wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua | awk '{print $1}')
 stop iron
 # 7. Table Storage on Azurite: scenarios 2-4 and store round trips per verify.
 TABLES_ROWS=""
@@ -150,7 +150,7 @@ if [[ -d tests/azurite/node_modules/azurite ]]; then
   start tiron 7084 "$SERVER_DLL" "${IRON_ENV[@]}" IronAuth__Store=tables "IronAuth__Tables__ConnectionString=$CS" >/dev/null
   IRON=http://127.0.0.1:7084
   ACCESS=$(curl -fs "$IRON/api/auth/login" -H 'content-type: application/json' \
-    -d '{"username":"admin","password":"bench-admin-password"}' | json o.access_token)
+    -d '{"username":"admin","password":"bench-admin-orchid-lantern-42"}' | json o.access_token)
   API_TOKEN=$(mktoken '{"name":"bench"}')
   : >"$WORK/tokens.txt"; for i in $(seq 1 50); do mktoken "{\"name\":\"user-$i\"}" >>"$WORK/tokens.txt"; done
   start base 7082 "$BASE_DLL" >/dev/null

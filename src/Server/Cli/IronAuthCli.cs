@@ -37,7 +37,7 @@ public static class IronAuthCli
         if (args.Length == 0)
         {
             // The usual start (dotnet run, a service unit, a container) needs no parsing: skip building the command tree.
-            return await ServeCommand.ServeAsync(cli, args, cancellationToken);
+            return await ReportFailuresAsync(error, () => ServeCommand.ServeAsync(cli, args, cancellationToken), cancellationToken);
         }
 
         var root = BuildRootCommand(cli);
@@ -66,9 +66,15 @@ public static class IronAuthCli
             // Signals are left to the host (serve shuts down gracefully) and to the default handling (admin commands).
             ProcessTerminationTimeout = null,
         };
+        return await ReportFailuresAsync(error, () => parse.InvokeAsync(invocation, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Runs a command, turning a bad configuration, a failing store or a bug into a message and an exit code.</summary>
+    private static async Task<int> ReportFailuresAsync(TextWriter error, Func<Task<int>> run, CancellationToken cancellationToken)
+    {
         try
         {
-            return await parse.InvokeAsync(invocation, cancellationToken);
+            return await run();
         }
         catch (OptionsValidationException e)
         {

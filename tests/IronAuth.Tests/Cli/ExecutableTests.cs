@@ -77,7 +77,26 @@ public sealed class ExecutableTests : IDisposable
             Assert.Single(result.ErrorLines));
     }
 
-    private static async Task<CliResult> RunAsync(string? stdin, params string[] args)
+    [Fact]
+    public async Task Serving_with_no_arguments_and_a_bad_setting_says_which_and_exits_1_without_a_stack_trace()
+    {
+        var serve = await RunAsync(null, new Dictionary<string, string>
+        {
+            ["IronAuth__Sqlite__Path"] = DatabasePath,
+            ["IronAuth__Bootstrap__AdminUsername"] = "admin",
+            ["IronAuth__Bootstrap__AdminPassword"] = "password1234",
+            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+        });
+
+        Assert.Equal(1, serve.ExitCode);
+        Assert.StartsWith("ironauth: invalid configuration: IronAuth:Bootstrap:", serve.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", serve.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("password1234", serve.Error + serve.Output, StringComparison.Ordinal);
+    }
+
+    private static Task<CliResult> RunAsync(string? stdin, params string[] args) => RunAsync(stdin, new Dictionary<string, string>(), args);
+
+    private static async Task<CliResult> RunAsync(string? stdin, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -94,6 +113,11 @@ public sealed class ExecutableTests : IDisposable
         }
 
         info.Environment["IronAuth__Passwords__BcryptWorkFactor"] = "4";
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
         using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start ironauth.");
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
