@@ -41,6 +41,8 @@ public sealed partial class SignInManager(
     public async Task<Result<SignIn>> LoginAsync(string username, string password, string? clientIp, CancellationToken cancellationToken)
     {
         var result = await SignInAsync(username, password, clientIp, cancellationToken);
+        // Counted from the answer itself, so the metric says what clients were told; invalid_credentials is the
+        // only other refusal a sign-in gives.
         metrics.Login(result.Failure?.Code switch
         {
             null => LoginOutcome.Succeeded,

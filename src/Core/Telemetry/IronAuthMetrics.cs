@@ -121,6 +121,8 @@ public sealed class IronAuthMetrics : IDisposable
         maintenancePurged = meter.CreateCounter<long>("ironauth.maintenance.purged", "{item}", "Records maintenance purged, by kind");
     }
 
+    internal Meter Meter => meter;
+
     /// <summary>Every label value this class can write, by label: what tests and dashboards may rely on.</summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> LabelValues { get; } = new Dictionary<string, IReadOnlyList<string>>
     {

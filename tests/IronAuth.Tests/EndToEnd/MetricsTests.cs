@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using IronAuth.Core.Maintenance;
 using IronAuth.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace IronAuth.Tests.EndToEnd;
@@ -74,6 +76,63 @@ public sealed class MetricsTests
         var ours = scrape.Text.Split('\n').Where(line => line.StartsWith("ironauth_", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(ours);
         Assert.All(ours, line => Assert.DoesNotContain("127.0.0.1", line, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Logins_refused_for_a_locked_or_suspended_account_are_counted_by_what_the_client_was_told()
+    {
+        await using var server = await TestServer.StartAsync();
+        var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        var (username, password, user) = await server.CreateUserAsync("user");
+        var told = new Dictionary<string, int>(StringComparer.Ordinal);
+        async Task AttemptAsync(string attempt)
+        {
+            var response = await server.Client.PostAsJsonAsync("api/auth/login", new { username, password = attempt });
+            var code = response.IsSuccessStatusCode ? "succeeded" : (await response.ReadJsonAsync())["code"]!.GetValue<string>();
+            told[code] = told.GetValueOrDefault(code) + 1;
+        }
+
+        for (var i = 0; i < 6; i++)
+        {
+            await AttemptAsync("wrong-password");
+        }
+
+        await AttemptAsync(password);
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsJsonAsync($"api/users/{user.UserId}/suspend", new { reason = "metrics" })).StatusCode);
+        server.Time.Advance(TimeSpan.FromHours(2));
+        await AttemptAsync(password);
+
+        var scrape = Scrape.Parse(await server.Client.GetStringAsync("metrics"));
+
+        Assert.True(told.GetValueOrDefault("account_locked") >= 2, string.Join(", ", told));
+        Assert.Equal(1, told.GetValueOrDefault("account_suspended"));
+        Assert.Equal(told.GetValueOrDefault("account_locked"), scrape.Value("ironauth_logins_total", ("outcome", "locked")));
+        Assert.Equal(1, scrape.Value("ironauth_logins_total", ("outcome", "suspended")));
+        Assert.Equal(told.GetValueOrDefault("invalid_credentials"), scrape.Value("ironauth_logins_total", ("outcome", "invalid_credentials")));
+        // The admin's two sign-ins (one inside CreateUserAsync) and the new user's; none of the attempts above got through.
+        Assert.Equal(3, scrape.Value("ironauth_logins_total", ("outcome", "succeeded")));
+        Assert.Equal(told.Values.Sum() + 3, scrape.Sum("ironauth_logins_total"));
+    }
+
+    [Fact]
+    public async Task Maintenance_runs_and_what_they_purged_are_counted()
+    {
+        await using var server = await TestServer.StartAsync(settings: new Dictionary<string, string?> { ["IronAuth:Maintenance:Schedule"] = "0 */10 * * * *" });
+        var session = await server.LoginAdminAsync();
+        Assert.Equal(HttpStatusCode.NoContent, (await server.NewClient(session.Access).PostAsync("api/auth/logout", null)).StatusCode);
+        var run = server.Services.GetRequiredService<MaintenanceScheduler>().NextRunCompleted;
+        server.Time.Advance(TimeSpan.FromMinutes(10));
+
+        var report = await run.WaitAsync(TimeSpan.FromSeconds(30));
+        var scrape = Scrape.Parse(await server.Client.GetStringAsync("metrics"));
+
+        Assert.True(report.Ran && report.Complete);
+        Assert.True(report.Sessions >= 1);
+        Assert.Equal(1, scrape.Value("ironauth_maintenance_runs_total", ("outcome", "completed")));
+        Assert.Equal(1, scrape.Sum("ironauth_maintenance_runs_total"));
+        Assert.Equal(report.Sessions, scrape.Value("ironauth_maintenance_purged_total", ("kind", "sessions")));
+        Assert.Equal(report.RefreshTokens, scrape.Value("ironauth_maintenance_purged_total", ("kind", "refresh_tokens")));
+        Assert.Equal(report.Total, scrape.Sum("ironauth_maintenance_purged_total"));
     }
 
     [Fact]
