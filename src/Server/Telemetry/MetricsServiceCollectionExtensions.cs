@@ -41,14 +41,18 @@ public static class MetricsServiceCollectionExtensions
             {
                 metrics.AddMeter(IronAuthMetrics.MeterName, StoreMetrics.MeterName).AddAspNetCoreInstrumentation();
                 // The SDK listens by meter name, process-wide. Meters made by another container's IMeterFactory
-                // (another app in this process: test servers side by side) are someone else's: only this
-                // container's, and static meters (no scope), are read. A view runs once per instrument, not per
-                // measurement, and a dropped instrument is not listened to at all.
+                // (another app in this process: test servers side by side) are someone else's, and so is an
+                // IronAuth meter made without one: only this container's, and static meters (IronAuth.Store), are
+                // read. A view runs once per instrument, not per measurement; a dropped instrument is not listened to.
                 ((IDeferredMeterProviderBuilder)metrics).Configure((provider, builder) =>
                 {
                     var own = provider.GetRequiredService<IMeterFactory>();
-                    builder.AddView(instrument =>
-                        instrument.Meter.Scope is IMeterFactory factory && !ReferenceEquals(factory, own) ? MetricStreamConfiguration.Drop : null);
+                    builder.AddView(instrument => instrument.Meter.Scope switch
+                    {
+                        IMeterFactory factory when !ReferenceEquals(factory, own) => MetricStreamConfiguration.Drop,
+                        null when instrument.Meter.Name == IronAuthMetrics.MeterName => MetricStreamConfiguration.Drop,
+                        _ => null,
+                    });
                 });
                 if (scrape)
                 {
