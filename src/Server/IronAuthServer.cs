@@ -1,6 +1,7 @@
 using IronAuth.Api.Endpoints;
 using IronAuth.Api.Http;
 using IronAuth.Core.Configuration;
+using IronAuth.Server.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace IronAuth.Server;
@@ -35,6 +36,7 @@ public static class IronAuthServer
         builder.Services.AddIronAuthStore(builder.Configuration);
         builder.Services.AddIronAuthCors(builder.Configuration);
         builder.Services.AddIronAuthMaintenanceScheduler();
+        builder.Services.AddIronAuthMetrics(builder.Configuration);
         return builder;
     }
 
@@ -50,6 +52,8 @@ public static class IronAuthServer
         app.UseStatusCodePages();
         app.UseCors();
         app.MapIronAuthApi();
+        // Outside /api, behind the same response defaults (nosniff, no-store) as every other answer.
+        app.MapIronAuthMetrics();
         // RFC 8414 §3: authorization-server metadata sits at the host's root, the issuer's path after the well-known
         // name. The Functions host serves only under its /api prefix, so only this host can answer here.
         var issuerPath = new Uri(app.Services.GetRequiredService<IOptions<IronAuthOptions>>().Value.Jwt.Issuer).AbsolutePath.TrimEnd('/');

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Sessions;
+using IronAuth.Core.Telemetry;
 using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Options;
@@ -18,7 +19,7 @@ namespace IronAuth.Core.Caching;
 /// A load that was under way while anything was evicted is not kept: it may have read the row just before the
 /// change that caused the eviction, and caching it would undo the eviction for a whole TTL.
 /// </remarks>
-public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvider time)
+public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvider time, IronAuthMetrics metrics)
 {
     private const int MaxEntries = 100_000;
     private readonly ConcurrentDictionary<string, Entry<ApiToken>> tokens = new(StringComparer.Ordinal);
@@ -30,11 +31,11 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
 
     // ValueTask: a hit (nearly every call under load) completes synchronously and allocates nothing.
     public ValueTask<ApiToken?> GetTokenAsync(byte[] digest, Func<Task<ApiToken?>> load) =>
-        GetAsync(tokens, Convert.ToBase64String(digest), load);
+        GetAsync(tokens, CacheKind.Token, Convert.ToBase64String(digest), load);
 
-    public ValueTask<Session?> GetSessionAsync(string id, Func<Task<Session?>> load) => GetAsync(sessions, id, load);
+    public ValueTask<Session?> GetSessionAsync(string id, Func<Task<Session?>> load) => GetAsync(sessions, CacheKind.Session, id, load);
 
-    public ValueTask<User?> GetUserAsync(string id, Func<Task<User?>> load) => GetAsync(users, id, load);
+    public ValueTask<User?> GetUserAsync(string id, Func<Task<User?>> load) => GetAsync(users, CacheKind.User, id, load);
 
     public void EvictToken(byte[] digest) => Evict(tokens, Convert.ToBase64String(digest));
 
@@ -67,18 +68,19 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
         }
     }
 
-    private ValueTask<T?> GetAsync<T>(ConcurrentDictionary<string, Entry<T>> entries, string key, Func<Task<T?>> load)
+    private ValueTask<T?> GetAsync<T>(ConcurrentDictionary<string, Entry<T>> entries, CacheKind kind, string key, Func<Task<T?>> load)
         where T : class
     {
         var now = time.GetUtcNow();
         if (Ttl <= TimeSpan.Zero)
         {
+            metrics.CacheLookup(kind, hit: false);
             return new ValueTask<T?>(load());
         }
 
-        return entries.TryGetValue(key, out var cached) && cached.Expires > now
-            ? new ValueTask<T?>(cached.Value)
-            : LoadAsync(entries, key, load, now);
+        var hit = entries.TryGetValue(key, out var cached) && cached.Expires > now;
+        metrics.CacheLookup(kind, hit);
+        return hit ? new ValueTask<T?>(cached!.Value) : LoadAsync(entries, key, load, now);
     }
 
     private async ValueTask<T?> LoadAsync<T>(ConcurrentDictionary<string, Entry<T>> entries, string key, Func<Task<T?>> load, DateTimeOffset now)

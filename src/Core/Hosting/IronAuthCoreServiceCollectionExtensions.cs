@@ -10,6 +10,7 @@ using IronAuth.Core.Signing;
 using IronAuth.Core.Storage;
 using IronAuth.Core.Storage.Sqlite;
 using IronAuth.Core.OAuth;
+using IronAuth.Core.Telemetry;
 using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Configuration;
@@ -27,6 +28,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.AddOptions<IronAuthOptions>().BindConfiguration(IronAuthOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IronAuthOptions>, IronAuthOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IronAuthMetrics>();
         services.TryAddSingleton<PasswordPolicy>();
         services.TryAddSingleton<PasswordHasher>();
         services.TryAddSingleton<SigningKeys>();

@@ -3,6 +3,7 @@ using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Signing;
+using IronAuth.Core.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -36,6 +37,7 @@ public sealed partial class MaintenanceJob(
     ILeaseStore leases,
     IAuditStore audit,
     SigningKeyManager signingKeys,
+    IronAuthMetrics metrics,
     IOptions<IronAuthOptions> options,
     TimeProvider time,
     ILogger<MaintenanceJob> logger)
@@ -50,6 +52,7 @@ public sealed partial class MaintenanceJob(
         if (!await leases.TryAcquireAsync(LeaseName, holder, now + settings.LeaseDuration, now, cancellationToken))
         {
             LogSkipped(logger);
+            metrics.MaintenanceRun(MaintenanceOutcome.Skipped);
             return MaintenanceReport.Skipped;
         }
 
@@ -91,6 +94,13 @@ public sealed partial class MaintenanceJob(
             var upkeep = await signingKeys.MaintainAsync(cancellationToken);
             report = report with { SigningKeyRotated = upkeep.Rotated, SigningKeysRetired = upkeep.Retired };
 
+            metrics.Purged(PurgeKind.Sessions, report.Sessions);
+            metrics.Purged(PurgeKind.RefreshTokens, report.RefreshTokens);
+            metrics.Purged(PurgeKind.ApiTokens, report.ApiTokens);
+            metrics.Purged(PurgeKind.PasswordResets, report.PasswordResets);
+            metrics.Purged(PurgeKind.RateBuckets, report.RateBuckets);
+            metrics.Purged(PurgeKind.UsageDays, report.UsageDays);
+            metrics.MaintenanceRun(report.Complete ? MaintenanceOutcome.Completed : MaintenanceOutcome.Incomplete);
             LogRan(logger, report.Sessions, report.RefreshTokens, report.ApiTokens, report.PasswordResets, report.RateBuckets, report.UsageDays, report.Complete);
             await audit.AppendAsync(
                 AuditEntry.Create(time, Actor.System, AuditActions.MaintenanceRan, details: new Dictionary<string, string>

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Text;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace IronAuth.Core.Passwords;
@@ -17,18 +19,21 @@ public enum PasswordVerdict
 /// <summary>
 /// bcrypt hashing with bounded concurrency. Each hash costs ~240 ms of one core at work factor 12,
 /// so at most <see cref="PasswordOptions.MaxConcurrentHashes"/> run at once and the rest queue:
-/// a login flood then slows logins, not every other request on the machine.
+/// a login flood then slows logins, not every other request on the machine. The wait for a slot and the
+/// time in it are the <c>ironauth.password_hash.queue_time</c> and <c>.duration</c> histograms.
 /// </summary>
 public sealed class PasswordHasher : IDisposable
 {
     private readonly SemaphoreSlim slots;
     private readonly PasswordOptions options;
+    private readonly IronAuthMetrics metrics;
     private readonly Lazy<string> dummyHash;
     private long verifications;
 
-    public PasswordHasher(IOptions<IronAuthOptions> options)
+    public PasswordHasher(IOptions<IronAuthOptions> options, IronAuthMetrics metrics)
     {
         this.options = options.Value.Passwords;
+        this.metrics = metrics;
         slots = new SemaphoreSlim(this.options.MaxConcurrentHashes, this.options.MaxConcurrentHashes);
         // Unknown usernames are checked against this hash so they cost the same as a wrong password.
         dummyHash = new Lazy<string>(() => BCrypt.Net.BCrypt.HashPassword(Ids.NewSecret(), this.options.BcryptWorkFactor));
@@ -56,7 +61,7 @@ public sealed class PasswordHasher : IDisposable
     public async Task<Result<PasswordVerdict>> VerifyAdmittedAsync(
         string password, Func<Task<Result<string>>> admit, CancellationToken cancellationToken)
     {
-        if (!await slots.WaitAsync(options.HashQueueTimeout, cancellationToken))
+        if (!await TakeSlotAsync(cancellationToken))
         {
             return Busy;
         }
@@ -64,7 +69,16 @@ public sealed class PasswordHasher : IDisposable
         try
         {
             var admitted = await admit();
-            return admitted.Failure is { } refused ? refused : Check(password, admitted.Value);
+            if (admitted.Failure is { } refused)
+            {
+                return refused;
+            }
+
+            // Only the check: what admit read from the store is not hashing time.
+            var started = Stopwatch.GetTimestamp();
+            var verdict = Check(password, admitted.Value);
+            metrics.PasswordHashed(Stopwatch.GetElapsedTime(started));
+            return verdict;
         }
         finally
         {
@@ -104,18 +118,31 @@ public sealed class PasswordHasher : IDisposable
 
     private async Task<T?> RunAsync<T>(Func<T> work, CancellationToken cancellationToken)
     {
-        if (!await slots.WaitAsync(options.HashQueueTimeout, cancellationToken))
+        if (!await TakeSlotAsync(cancellationToken))
         {
             return default;
         }
 
         try
         {
-            return work();
+            var started = Stopwatch.GetTimestamp();
+            var result = work();
+            metrics.PasswordHashed(Stopwatch.GetElapsedTime(started));
+            return result;
         }
         finally
         {
             slots.Release();
         }
+    }
+
+    // Durations by Stopwatch, not the injected TimeProvider: they measure this machine's CPU and queue, which a
+    // test's clock does not move.
+    private async Task<bool> TakeSlotAsync(CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var taken = await slots.WaitAsync(options.HashQueueTimeout, cancellationToken);
+        metrics.PasswordHashQueued(Stopwatch.GetElapsedTime(started));
+        return taken;
     }
 }

@@ -2,6 +2,7 @@ using IronAuth.Core.Audit;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Passwords;
+using IronAuth.Core.Telemetry;
 using IronAuth.Core.Users;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -22,6 +23,7 @@ public sealed partial class SignInManager(
     LoginThrottle throttle,
     AuditPseudonyms pseudonyms,
     CredentialCache cache,
+    IronAuthMetrics metrics,
     IOptions<IronAuthOptions> options,
     TimeProvider time,
     ILogger<SignInManager> logger)
@@ -37,6 +39,35 @@ public sealed partial class SignInManager(
         new(FailureKind.Unauthorized, "invalid_token", "The access token is invalid, expired or revoked.");
 
     public async Task<Result<SignIn>> LoginAsync(string username, string password, string? clientIp, CancellationToken cancellationToken)
+    {
+        var result = await SignInAsync(username, password, clientIp, cancellationToken);
+        // Counted from the answer itself, so the metric says what clients were told; invalid_credentials is the
+        // only other refusal a sign-in gives.
+        metrics.Login(result.Failure?.Code switch
+        {
+            null => LoginOutcome.Succeeded,
+            "account_locked" => LoginOutcome.Locked,
+            "account_suspended" => LoginOutcome.Suspended,
+            "rate_limited" => LoginOutcome.Throttled,
+            "server_busy" => LoginOutcome.Unavailable,
+            _ => LoginOutcome.InvalidCredentials,
+        });
+        return result;
+    }
+
+    public async Task<Result<SignIn>> RefreshAsync(string refreshToken, string? clientIp, CancellationToken cancellationToken)
+    {
+        var result = await RotateAsync(refreshToken, clientIp, cancellationToken);
+        metrics.Refresh(result.Failure?.Code switch
+        {
+            null => RefreshOutcome.Rotated,
+            "token_reuse_detected" => RefreshOutcome.Reused,
+            _ => RefreshOutcome.Invalid,
+        });
+        return result;
+    }
+
+    private async Task<Result<SignIn>> SignInAsync(string username, string password, string? clientIp, CancellationToken cancellationToken)
     {
         if (throttle.TryAcquire(clientIp) is { } wait)
         {
@@ -100,7 +131,7 @@ public sealed partial class SignInManager(
         return signIn;
     }
 
-    public async Task<Result<SignIn>> RefreshAsync(string refreshToken, string? clientIp, CancellationToken cancellationToken)
+    private async Task<Result<SignIn>> RotateAsync(string refreshToken, string? clientIp, CancellationToken cancellationToken)
     {
         if (!RefreshTokens.TryParse(refreshToken, out var sessionId)
             || await sessions.FindAsync(sessionId, cancellationToken) is not { } session)

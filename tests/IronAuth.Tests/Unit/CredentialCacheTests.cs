@@ -12,7 +12,7 @@ public sealed class CredentialCacheTests
     private int loads;
 
     private CredentialCache NewCache(TimeSpan ttl) =>
-        new(Options.Create(new IronAuthOptions { Tokens = new TokenOptions { CacheTtl = ttl } }), clock);
+        new(Options.Create(new IronAuthOptions { Tokens = new TokenOptions { CacheTtl = ttl } }), clock, new IronAuth.Core.Telemetry.IronAuthMetrics());
 
     private Session NewSession(string userId = "user-1") => new()
     {
