@@ -286,13 +286,9 @@ public sealed class UserManager(
         return result;
     }
 
+    /// <summary>Hashes and stores a new password its caller has already checked against the policy.</summary>
     private async Task<Result<User>> SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken, bool clearLockout = false)
     {
-        if (policy.Check(newPassword, user.Username, user.Email) is { } weak)
-        {
-            return weak;
-        }
-
         if (await hasher.HashAsync(newPassword, cancellationToken) is not { } hash)
         {
             return PasswordHasher.Busy;
