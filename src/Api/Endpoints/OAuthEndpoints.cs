@@ -218,7 +218,7 @@ public static class OAuthEndpoints
             return OAuthProtocol.Error(StatusCodes.Status400BadRequest, "invalid_request", "username and password are required.");
         }
 
-        if (BeyondRole(oauth, out var invalidScope))
+        if (NamesUnknownScope(oauth, out var invalidScope))
         {
             return invalidScope!;
         }
@@ -236,7 +236,7 @@ public static class OAuthEndpoints
             return OAuthProtocol.Error(StatusCodes.Status400BadRequest, "invalid_request", "refresh_token is required.");
         }
 
-        if (BeyondRole(oauth, out var invalidScope))
+        if (NamesUnknownScope(oauth, out var invalidScope))
         {
             return invalidScope!;
         }
@@ -282,8 +282,7 @@ public static class OAuthEndpoints
                 return (null, OAuthProtocol.ErrorFor(context, failure));
             }
 
-            var verdict = authenticated.Value!;
-            return (new Caller(verdict.Owner!, AuthMethod.ApiToken, verdict.Scopes!, null, verdict.Token!.Id), null);
+            return (Authentication.CallerOf(authenticated.Value!), null);
         }
 
         if (context.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
@@ -311,7 +310,7 @@ public static class OAuthEndpoints
     /// grant other than requested; the response's <c>scope</c> says what was granted). A scope that is not a permission
     /// at all is refused, so a typo does not go unnoticed.
     /// </summary>
-    private static bool BeyondRole(OAuthRequest oauth, out IResult? error)
+    private static bool NamesUnknownScope(OAuthRequest oauth, out IResult? error)
     {
         error = OAuthProtocol.Scopes(oauth["scope"]).FirstOrDefault(s => !Permissions.IsKnown(s)) is { } unknown
             ? OAuthProtocol.Error(StatusCodes.Status400BadRequest, "invalid_scope", $"Unknown scope '{unknown}'. Scopes: {string.Join(' ', Permissions.All)}.")

@@ -28,7 +28,7 @@ public static class Authentication
             var verdict = await verifier.VerifyAsync(token, 0, 0, context.RequestAborted);
             RateLimitHeaders.Write(context.Response, verdict);
             return verdict.IsValid
-                ? (new Caller(verdict.Owner!, AuthMethod.ApiToken, verdict.Scopes!, null, verdict.Token!.Id), null)
+                ? (CallerOf(verdict), null)
                 : (null, Problems.For(context, verdict.ToFailure(context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow())));
         }
 
@@ -50,6 +50,10 @@ public static class Authentication
 
         return caller!.Require(permission, ownerId) is { } forbidden ? (null, Problems.For(request.HttpContext, forbidden)) : (caller, null);
     }
+
+    /// <summary>The caller a valid API token stands for: its owner, narrowed to the token's effective scopes.</summary>
+    public static Caller CallerOf(TokenVerdict verdict) =>
+        new(verdict.Owner!, AuthMethod.ApiToken, verdict.Scopes!, null, verdict.Token!.Id);
 
     public static string? ClientIp(this HttpRequest request) => request.HttpContext.Connection.RemoteIpAddress?.ToString();
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Text;
 using IronAuth.Core;
@@ -94,11 +93,7 @@ public static class OAuthProtocol
     /// <summary>An expected failure of a grant as the error object RFC 6749 §5.2 prescribes for it.</summary>
     public static IResult ErrorFor(HttpContext context, Failure failure)
     {
-        if (failure.RetryAfter is { } retryAfter)
-        {
-            context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        }
-
+        Problems.WriteRetryAfter(context.Response, failure);
         return failure switch
         {
             { Code: "invalid_client" } => InvalidClient(failure.Detail),

@@ -10,11 +10,7 @@ public static class Problems
     public static IResult For(HttpContext context, Failure failure)
     {
         var status = StatusOf(failure.Kind);
-        if (failure.RetryAfter is { } retryAfter)
-        {
-            var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
-            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        }
+        WriteRetryAfter(context.Response, failure);
 
         if (status == StatusCodes.Status401Unauthorized)
         {
@@ -33,6 +29,15 @@ public static class Problems
         }
 
         return Create(status, failure.Code, failure.Detail);
+    }
+
+    /// <summary>The failure's Retry-After, if it has one, in whole seconds rounded up (never 0: "now" would invite a spin).</summary>
+    public static void WriteRetryAfter(HttpResponse response, Failure failure)
+    {
+        if (failure.RetryAfter is { } retryAfter)
+        {
+            response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        }
     }
 
     public static IResult Create(int status, string code, string detail) =>
