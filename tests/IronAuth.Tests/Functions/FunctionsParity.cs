@@ -7,8 +7,8 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 namespace IronAuth.Tests.Functions;
 
 /// <summary>
-/// Checks the source of src/Functions against <see cref="IronAuthRoutes.All"/> by syntax alone: the worker packages
-/// cannot be restored where tests run, so the Functions project is never compiled here and nothing of it can be loaded.
+/// Checks the source of src/Functions against <see cref="IronAuthRoutes.All"/> by syntax alone, without loading the
+/// worker app (the end-to-end tests run it, under the stand-in host, in a process of its own).
 /// Every route must have exactly one anonymous HTTP function with its method, route and name, whose whole body hands the
 /// request (and id) to the handler the table names; the one timer function must run the maintenance job on the
 /// configurable schedule. Anything else is reported.
