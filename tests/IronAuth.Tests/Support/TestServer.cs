@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using IronAuth.Core.Configuration;
@@ -19,11 +17,11 @@ namespace IronAuth.Tests.Support;
 /// The real IronAuth server (Kestrel on a free loopback port) over a <see cref="TestStore"/> (a temporary
 /// SQLite file, or fresh tables on the shared Azurite), with a bootstrap admin and a clock the test moves.
 /// </summary>
-public sealed class TestServer : IAsyncDisposable
+public sealed class TestServer : IApiHost
 {
     public const string AdminPassword = "admin-Passw0rd-for-tests";
 
-    private static readonly Lazy<string> SharedSigningKey = new(() => SigningKeys.Generate(SigningAlgorithm.RS256));
+    internal static readonly Lazy<string> SharedSigningKey = new(() => SigningKeys.Generate(SigningAlgorithm.RS256));
 
     private readonly WebApplication app;
     private readonly bool ownsStore;
@@ -122,37 +120,15 @@ public sealed class TestServer : IAsyncDisposable
         return new TestServer(app, time, store, adminUsername, ownsStore);
     }
 
-    public HttpClient NewClient(string? bearer = null)
-    {
-        var client = new HttpClient { BaseAddress = BaseAddress };
-        if (bearer is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-        }
+    public HttpClient NewClient(string? bearer = null) => ApiHostCalls.NewClient(BaseAddress, bearer);
 
-        return client;
-    }
-
-    public async Task<Tokens> LoginAsync(string username, string password)
-    {
-        var response = await Client.PostAsJsonAsync("api/auth/login", new { username, password });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var body = await response.ReadJsonAsync();
-        return new Tokens(body["access_token"]!.GetValue<string>(), body["refresh_token"]!.GetValue<string>(), body["user"]!["id"]!.GetValue<string>());
-    }
+    public Task<Tokens> LoginAsync(string username, string password) => ApiHostCalls.LoginAsync(this, username, password);
 
     public Task<Tokens> LoginAdminAsync() => LoginAsync(AdminUsername, AdminPassword);
 
     /// <summary>Creates a user through the API as the bootstrap admin and signs it in.</summary>
-    public async Task<(string Username, string Password, Tokens Tokens)> CreateUserAsync(string role, string? password = null)
-    {
-        var admin = NewClient((await LoginAdminAsync()).Access);
-        var username = $"{role}-{Guid.NewGuid():N}"[..20];
-        password ??= "pw-" + Guid.NewGuid().ToString("N");
-        var response = await admin.PostAsJsonAsync("api/users", new { username, password, role });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (username, password, await LoginAsync(username, password));
-    }
+    public Task<(string Username, string Password, Tokens Tokens)> CreateUserAsync(string role, string? password = null) =>
+        ApiHostCalls.CreateUserAsync(this, role, password);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,0 +1,150 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using IronAuth.Tests.Support.FunctionsHost;
+using Xunit.Abstractions;
+
+namespace IronAuth.Tests.Support;
+
+/// <summary>
+/// IronAuth.Functions as deployed: the real worker process (<c>dotnet IronAuth.Functions.dll</c> from the project's build
+/// output) under the <see cref="StandInHost"/>, over a <see cref="TestStore"/> (a temporary SQLite file, or fresh tables on
+/// the shared Azurite), with the same bootstrap admin and test settings as <see cref="TestServer"/>. The worker's RpcLog
+/// and output go to the test's output.
+/// <para>
+/// What runs through it: the shared end-to-end suites' Functions subclasses (<c>Functions*Tests</c>: users, sign-in,
+/// input, recovery) and <c>FunctionsHostTests</c>. Stays server-only (marked <see cref="ServerFactAttribute"/>, reported
+/// as skipped on this target), because the worker is another process the test cannot reach into:
+/// tests that move the server's <c>FakeTimeProvider</c> (expiry of refresh and access tokens, reset tokens, lockout
+/// windows, bucket refill, daily quotas, key rotation windows, maintenance scheduling), tests that read or write the store
+/// through the server's services (admin listing through <c>IUserStore</c>, a stronger hasher), and tests that start
+/// several servers on one store with one shared clock. Whole suites left on the server for the same reasons: BruteForce,
+/// LimitAbuse, HostileTraffic, KeyRotation, Maintenance (the scheduler), Jwks (the clock in token validation), OAuth,
+/// Token and TokenPolicy (the clock), Metrics (the server's /metrics, which the Functions app does not serve), Headers
+/// (CORS is the Function App's platform setting there), Tooling and Readiness (the server's builder).
+/// </para>
+/// </summary>
+public sealed class FunctionsApp : IApiHost
+{
+    private readonly bool ownsStore;
+
+    private FunctionsApp(StandInHost host, TestStore store, string adminUsername, bool ownsStore)
+    {
+        Host = host;
+        Store = store;
+        AdminUsername = adminUsername;
+        this.ownsStore = ownsStore;
+        Client = NewClient();
+    }
+
+    /// <summary>The Functions project's build output, which the test project builds first (see IronAuth.Tests.csproj).</summary>
+    public static string AppDirectory { get; } = typeof(FunctionsApp).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "IronAuth.FunctionsApp").Value!;
+
+    public StandInHost Host { get; }
+
+    public Uri BaseAddress => Host.BaseAddress;
+
+    public HttpClient Client { get; }
+
+    public TestStore Store { get; }
+
+    public string AdminUsername { get; }
+
+    /// <summary>Starts the app over a fresh store of its own.</summary>
+    public static async Task<FunctionsApp> StartAsync(string store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, ITestOutputHelper? output = null)
+    {
+        var owned = await TestStore.CreateAsync(store);
+        try
+        {
+            return await StartAsync(owned, settings, output, ownsStore: true);
+        }
+        catch
+        {
+            owned.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the app over an existing store; the caller disposes the store.</summary>
+    public static Task<FunctionsApp> StartAsync(TestStore store, IDictionary<string, string?>? settings = null, ITestOutputHelper? output = null) =>
+        StartAsync(store, settings, output, ownsStore: false);
+
+    private static async Task<FunctionsApp> StartAsync(TestStore store, IDictionary<string, string?>? settings, ITestOutputHelper? output, bool ownsStore)
+    {
+        var adminUsername = "admin-" + Guid.NewGuid().ToString("N")[..8];
+        var config = new Dictionary<string, string?>
+        {
+            ["IronAuth:Jwt:Issuer"] = store.Issuer,
+            ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
+            ["IronAuth:Bootstrap:AdminUsername"] = adminUsername,
+            ["IronAuth:Bootstrap:AdminPassword"] = TestServer.AdminPassword,
+            ["IronAuth:Login:PerIpPerMinute"] = "10000",
+            // The timer's %IronAuth:Maintenance:Schedule% has no default on this host: every deployment sets it.
+            ["IronAuth:Maintenance:Schedule"] = "0 */5 * * * *",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        settings ??= new Dictionary<string, string?>();
+        if (!settings.Keys.Any(key => key.StartsWith("IronAuth:Jwt:", StringComparison.Ordinal) && key != "IronAuth:Jwt:Issuer"))
+        {
+            config["IronAuth:Jwt:SigningKey"] = TestServer.SharedSigningKey.Value;
+        }
+
+        foreach (var (key, value) in store.Settings.Concat(settings))
+        {
+            config[key] = value;
+        }
+
+        var lines = new ConcurrentQueue<string>();
+        var origin = store.ClaimOrigin();
+        try
+        {
+            var host = await StandInHost.StartAsync(new StandInOptions
+            {
+                AppDirectory = AppDirectory,
+                Settings = config,
+                Port = origin is null ? 0 : new Uri(origin).Port,
+                Log = line =>
+                {
+                    lines.Enqueue(line);
+                    Write(output, line);
+                },
+            });
+            return new FunctionsApp(host, store, adminUsername, ownsStore);
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException($"The Functions app did not start under the stand-in host: {e.Message}\n{string.Join('\n', lines)}", e);
+        }
+    }
+
+    public HttpClient NewClient(string? bearer = null) => ApiHostCalls.NewClient(BaseAddress, bearer);
+
+    public Task<Tokens> LoginAsync(string username, string password) => ApiHostCalls.LoginAsync(this, username, password);
+
+    public Task<Tokens> LoginAdminAsync() => LoginAsync(AdminUsername, TestServer.AdminPassword);
+
+    public Task<(string Username, string Password, Tokens Tokens)> CreateUserAsync(string role, string? password = null) =>
+        ApiHostCalls.CreateUserAsync(this, role, password);
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await Host.DisposeAsync();
+        if (ownsStore)
+        {
+            Store.Dispose();
+        }
+    }
+
+    private static void Write(ITestOutputHelper? output, string line)
+    {
+        try
+        {
+            output?.WriteLine(line);
+        }
+        catch (InvalidOperationException)
+        {
+            // The worker may still log after its test has finished; xunit then has nowhere to put it.
+        }
+    }
+}
