@@ -1,5 +1,4 @@
-using IronAuth.Api.Http;
-using Microsoft.Azure.Functions.Worker;
+using IronAuth.Functions;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -7,16 +6,8 @@ using Microsoft.Extensions.Logging;
 
 var builder = FunctionsApplication.CreateBuilder(args);
 builder.ConfigureFunctionsWebApplication();
-// The headers every API response carries (nosniff, no-store by default), as the server's pipeline adds them.
-builder.UseMiddleware(static (context, next) =>
-{
-    if (context.GetHttpContext() is { } http)
-    {
-        ResponseDefaults.Register(http.Response);
-    }
-
-    return next();
-});
+// Around every HTTP function, as the server's pipeline: response defaults, the start-up gate, unhandled exceptions as problems.
+builder.UseMiddleware(ApiMiddleware.InvokeAsync);
 
 // Quiet framework logging in code, as the server does: without it ASP.NET Core logs every request at Information.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);

@@ -48,6 +48,16 @@ public static class IronAuthServer
             ResponseDefaults.Register(context.Response);
             return next(context);
         });
+        app.Use(static async (context, next) =>
+        {
+            if (await StartupGate.WaitAsync(context) is { } refusal)
+            {
+                await refusal.ExecuteAsync(context);
+                return;
+            }
+
+            await next(context);
+        });
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseCors();

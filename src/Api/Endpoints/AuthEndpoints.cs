@@ -102,6 +102,13 @@ public static class AuthEndpoints
     public static async Task<IResult> Health(HttpRequest request)
     {
         var store = request.HttpContext.RequestServices.GetRequiredService<IStoreLifecycle>();
+        if (!request.HttpContext.RequestServices.GetRequiredService<Readiness>().Started.IsCompleted)
+        {
+            // Answering "ok" here while the schema or the bootstrap admin is not settled told callers to go ahead too early.
+            request.HttpContext.Response.Headers.RetryAfter = StartupGate.RetryAfterSeconds;
+            return TypedResults.Json(new HealthResponse("starting", store.Name, ApiInfo.Version), ApiJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
         var healthy = await store.IsHealthyAsync(request.HttpContext.RequestAborted);
         var body = new HealthResponse(healthy ? "ok" : "unavailable", store.Name, ApiInfo.Version);
         return healthy ? TypedResults.Ok(body) : TypedResults.Json(body, ApiJson.Options, statusCode: StatusCodes.Status503ServiceUnavailable);

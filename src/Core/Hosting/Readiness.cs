@@ -12,8 +12,16 @@ public sealed class Readiness(SigningKeys signingKeys)
     private volatile bool schema;
     private volatile bool bootstrap;
     private volatile bool signingKey;
+    private readonly TaskCompletionSource started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public bool Schema => schema;
+
+    /// <summary>
+    /// Completes once start-up has settled the schema and the bootstrap admin. A host may route requests before that
+    /// (the Functions host does as soon as the functions have loaded): nothing but health may be served until then,
+    /// or a sign-in could be refused for an admin that is about to exist.
+    /// </summary>
+    public Task Started => started.Task;
 
     public bool Bootstrap => bootstrap;
 
@@ -41,7 +49,11 @@ public sealed class Readiness(SigningKeys signingKeys)
 
     internal void SchemaDone() => schema = true;
 
-    internal void BootstrapDone() => bootstrap = true;
+    internal void BootstrapDone()
+    {
+        bootstrap = true;
+        started.TrySetResult();
+    }
 
     internal void SigningKeyLoaded() => signingKey = true;
 }

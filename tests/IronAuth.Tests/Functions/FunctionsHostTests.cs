@@ -30,7 +30,7 @@ public abstract class FunctionsHostTests(string store, ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("ok", (await response.ReadJsonAsync())["status"]!.GetValue<string>());
         Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
-        Assert.Equal(["Health"], app.Host.Invocations.Select(i => i.FunctionName));
+        Assert.Equal("Health", app.Host.Invocations.Last().FunctionName);
         Assert.All(app.Host.Invocations, i => Assert.True(i.Succeeded, i.Error));
     }
 

@@ -51,12 +51,13 @@ public sealed class FunctionsApp : IApiHost
     public string AdminUsername { get; }
 
     /// <summary>Starts the app over a fresh store of its own.</summary>
-    public static async Task<FunctionsApp> StartAsync(string store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, ITestOutputHelper? output = null)
+    public static async Task<FunctionsApp> StartAsync(
+        string store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, ITestOutputHelper? output = null, bool untilStarted = true)
     {
         var owned = await TestStore.CreateAsync(store);
         try
         {
-            return await StartAsync(owned, settings, output, ownsStore: true);
+            return await StartAsync(owned, settings, output, ownsStore: true, untilStarted);
         }
         catch
         {
@@ -67,9 +68,14 @@ public sealed class FunctionsApp : IApiHost
 
     /// <summary>Starts the app over an existing store; the caller disposes the store.</summary>
     public static Task<FunctionsApp> StartAsync(TestStore store, IDictionary<string, string?>? settings = null, ITestOutputHelper? output = null) =>
-        StartAsync(store, settings, output, ownsStore: false);
+        StartAsync(store, settings, output, ownsStore: false, untilStarted: true);
 
-    private static async Task<FunctionsApp> StartAsync(TestStore store, IDictionary<string, string?>? settings, ITestOutputHelper? output, bool ownsStore)
+    /// <remarks>
+    /// With <paramref name="untilStarted"/> (as <see cref="TestServer"/> returns once start-up has run) this polls
+    /// <c>/api/health</c> until it no longer says "starting"; without, it returns as soon as the host would route requests.
+    /// </remarks>
+    private static async Task<FunctionsApp> StartAsync(
+        TestStore store, IDictionary<string, string?>? settings, ITestOutputHelper? output, bool ownsStore, bool untilStarted)
     {
         var adminUsername = "admin-" + Guid.NewGuid().ToString("N")[..8];
         var config = new Dictionary<string, string?>
@@ -109,11 +115,38 @@ public sealed class FunctionsApp : IApiHost
                     Write(output, line);
                 },
             });
-            return new FunctionsApp(host, store, adminUsername, ownsStore);
+            var app = new FunctionsApp(host, store, adminUsername, ownsStore);
+            if (untilStarted)
+            {
+                await app.WaitUntilStartedAsync();
+            }
+
+            return app;
         }
         catch (Exception e)
         {
             throw new InvalidOperationException($"The Functions app did not start under the stand-in host: {e.Message}\n{string.Join('\n', lines)}", e);
+        }
+    }
+
+    private async Task WaitUntilStartedAsync()
+    {
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var health = await Client.GetAsync("api/health");
+            var status = (await health.ReadJsonAsync())["status"]?.GetValue<string>();
+            if (status != "starting")
+            {
+                return;
+            }
+
+            if (DateTimeOffset.UtcNow > deadline)
+            {
+                throw new TimeoutException("The Functions app still says it is starting after 60 s.");
+            }
+
+            await Task.Delay(20);
         }
     }
 
