@@ -1,17 +1,18 @@
 using System.Net;
 using System.Net.Http.Json;
 using IronAuth.Tests.Support;
+using Xunit.Abstractions;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public abstract class InputTests(string store) : IAsyncLifetime
+public abstract class InputTests(ApiTarget target) : IAsyncLifetime
 {
-    private TestServer server = null!;
+    private IApiHost server = null!;
     private HttpClient admin = null!;
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync(store);
+        server = await target.StartAsync();
         admin = server.NewClient((await server.LoginAdminAsync()).Access);
     }
 
@@ -99,7 +100,7 @@ public abstract class InputTests(string store) : IAsyncLifetime
         await patch.AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
     }
 
-    [Fact]
+    [ServerFact("the Functions host answers a route or method no function has itself (404, no body)")]
     public async Task Unknown_routes_and_methods_answer_problems()
     {
         var missing = await server.Client.GetAsync("api/no-such-thing");
@@ -116,3 +117,7 @@ public abstract class InputTests(string store) : IAsyncLifetime
 public sealed class SqliteInputTests() : InputTests(TestStore.Sqlite);
 
 public sealed class TablesInputTests() : InputTests(TestStore.Tables);
+
+public sealed class FunctionsSqliteInputTests(ITestOutputHelper output) : InputTests(ApiTarget.FunctionsOn(TestStore.Sqlite, output)), IRunsOnFunctions;
+
+public sealed class FunctionsTablesInputTests(ITestOutputHelper output) : InputTests(ApiTarget.FunctionsOn(TestStore.Tables, output)), IRunsOnFunctions;

@@ -1,18 +1,19 @@
 using System.Net;
 using System.Net.Http.Json;
 using IronAuth.Tests.Support;
+using Xunit.Abstractions;
 
 namespace IronAuth.Tests.EndToEnd;
 
 /// <summary>Account recovery leaves nothing of an attacker's behind: sessions, API tokens, outstanding resets.</summary>
-public abstract class RecoveryTests(string store) : IAsyncLifetime
+public abstract class RecoveryTests(ApiTarget target) : IAsyncLifetime
 {
-    private TestServer server = null!;
+    private IApiHost server = null!;
     private HttpClient admin = null!;
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync(store);
+        server = await target.StartAsync();
         admin = server.NewClient((await server.LoginAdminAsync()).Access);
     }
 
@@ -79,3 +80,7 @@ public abstract class RecoveryTests(string store) : IAsyncLifetime
 public sealed class SqliteRecoveryTests() : RecoveryTests(TestStore.Sqlite);
 
 public sealed class TablesRecoveryTests() : RecoveryTests(TestStore.Tables);
+
+public sealed class FunctionsSqliteRecoveryTests(ITestOutputHelper output) : RecoveryTests(ApiTarget.FunctionsOn(TestStore.Sqlite, output)), IRunsOnFunctions;
+
+public sealed class FunctionsTablesRecoveryTests(ITestOutputHelper output) : RecoveryTests(ApiTarget.FunctionsOn(TestStore.Tables, output)), IRunsOnFunctions;

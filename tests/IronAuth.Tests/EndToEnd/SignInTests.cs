@@ -3,14 +3,18 @@ using System.Net.Http.Json;
 using IronAuth.Core.Users;
 using IronAuth.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public abstract class SignInTests(string store) : IAsyncLifetime
+public abstract class SignInTests(ApiTarget target) : IAsyncLifetime
 {
-    private TestServer server = null!;
+    private IApiHost server = null!;
 
-    public async Task InitializeAsync() => server = await TestServer.StartAsync(store);
+    /// <summary>The self-hosted server, for the <see cref="ServerFactAttribute"/> tests that reach into its process.</summary>
+    private TestServer Server => (TestServer)server;
+
+    public async Task InitializeAsync() => server = await target.StartAsync();
 
     public async Task DisposeAsync() => await server.DisposeAsync();
 
@@ -23,8 +27,10 @@ public abstract class SignInTests(string store) : IAsyncLifetime
         Assert.True(response.Headers.CacheControl?.NoStore);
         var body = await response.ReadJsonAsync();
         Assert.Equal("Bearer", body["token_type"]!.GetValue<string>());
-        Assert.Equal(15 * 60, body["expires_in"]!.GetValue<long>());
-        Assert.Equal(30 * 24 * 3600, body["refresh_expires_in"]!.GetValue<long>());
+        // Whole seconds left when the response is made: the full lifetime on the server's stopped clock, a second less
+        // where real time passes between issuing and answering (the Functions worker).
+        Assert.InRange(body["expires_in"]!.GetValue<long>(), 15 * 60 - 1, 15 * 60);
+        Assert.InRange(body["refresh_expires_in"]!.GetValue<long>(), 30 * 24 * 3600 - 1, 30 * 24 * 3600);
         Assert.Equal(3, body["access_token"]!.GetValue<string>().Split('.').Length);
         Assert.Equal(server.AdminUsername, body["user"]!["username"]!.GetValue<string>());
         Assert.Equal("admin", body["user"]!["role"]!.GetValue<string>());
@@ -115,25 +121,25 @@ public abstract class SignInTests(string store) : IAsyncLifetime
         await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_refresh_token");
     }
 
-    [Fact]
+    [ServerFact("moves the server's clock past the refresh token's lifetime")]
     public async Task Refresh_token_expires_after_its_lifetime()
     {
         var tokens = await server.LoginAdminAsync();
-        server.Time.Advance(TimeSpan.FromDays(30) + TimeSpan.FromSeconds(1));
+        Server.Time.Advance(TimeSpan.FromDays(30) + TimeSpan.FromSeconds(1));
 
         var response = await server.Client.PostAsJsonAsync("api/auth/refresh", new { refresh_token = tokens.Refresh });
 
         await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_refresh_token");
     }
 
-    [Fact]
+    [ServerFact("moves the server's clock past the access token's lifetime")]
     public async Task Access_token_expires_after_its_lifetime()
     {
         var tokens = await server.LoginAdminAsync();
         var client = server.NewClient(tokens.Access);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/auth/me")).StatusCode);
 
-        server.Time.Advance(TimeSpan.FromMinutes(16));
+        Server.Time.Advance(TimeSpan.FromMinutes(16));
 
         var response = await client.GetAsync("api/auth/me");
         await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
@@ -155,10 +161,10 @@ public abstract class SignInTests(string store) : IAsyncLifetime
             .AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_refresh_token");
     }
 
-    [Fact]
+    [ServerFact("two servers on one store share one fake clock")]
     public async Task Logout_through_another_instance_takes_effect_within_the_cache_ttl()
     {
-        using var shared = await TestStore.CreateAsync(store);
+        using var shared = await TestStore.CreateAsync(target.Store);
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
         var ttl = new Dictionary<string, string?> { ["IronAuth:Tokens:CacheTtl"] = "00:00:02" };
         await using var first = await TestServer.StartAsync(shared, ttl, clock);
@@ -233,11 +239,11 @@ public abstract class SignInTests(string store) : IAsyncLifetime
         await (await client.GetAsync("api/users")).AssertProblemAsync(HttpStatusCode.Forbidden, "forbidden");
     }
 
-    [Fact]
+    [ServerFact("reads the stored hash through the server's IUserStore")]
     public async Task A_login_with_a_hash_from_a_lower_work_factor_upgrades_the_hash()
     {
         var (username, password, tokens) = await server.CreateUserAsync("user");
-        var store = server.Services.GetRequiredService<IUserStore>();
+        var store = Server.Services.GetRequiredService<IUserStore>();
         Assert.Matches(@"^\$2[aby]\$04\$", (await store.FindByIdAsync(tokens.UserId, default))!.PasswordHash);
 
         await using var stronger = await TestServer.StartAsync(
@@ -253,3 +259,7 @@ public abstract class SignInTests(string store) : IAsyncLifetime
 public sealed class SqliteSignInTests() : SignInTests(TestStore.Sqlite);
 
 public sealed class TablesSignInTests() : SignInTests(TestStore.Tables);
+
+public sealed class FunctionsSqliteSignInTests(ITestOutputHelper output) : SignInTests(ApiTarget.FunctionsOn(TestStore.Sqlite, output)), IRunsOnFunctions;
+
+public sealed class FunctionsTablesSignInTests(ITestOutputHelper output) : SignInTests(ApiTarget.FunctionsOn(TestStore.Tables, output)), IRunsOnFunctions;

@@ -2,17 +2,18 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using IronAuth.Tests.Support;
+using Xunit.Abstractions;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public abstract class TokenTests(string store) : IAsyncLifetime
+public abstract class TokenTests(ApiTarget target) : IAsyncLifetime
 {
-    private TestServer server = null!;
+    private IApiHost server = null!;
     private HttpClient admin = null!;
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync(store, new Dictionary<string, string?>
+        server = await target.StartAsync(new Dictionary<string, string?>
         {
             ["IronAuth:Tokens:DefaultLifetimeDays"] = "30",
             ["IronAuth:Tokens:MaxLifetimeDays"] = "90",
@@ -21,6 +22,9 @@ public abstract class TokenTests(string store) : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await server.DisposeAsync();
+
+    /// <summary>The self-hosted server, for the <see cref="ServerFactAttribute"/> tests that move its clock.</summary>
+    private TestServer Server => (TestServer)server;
 
     private async Task<(string Token, string Id, JsonNode Body)> CreateAsync(HttpClient client, object request)
     {
@@ -34,7 +38,7 @@ public abstract class TokenTests(string store) : IAsyncLifetime
     /// <summary>Moves the clock; the admin signs in again, since its 15-minute access token may have expired.</summary>
     private async Task AdvanceAsync(TimeSpan by)
     {
-        server.Time.Advance(by);
+        Server.Time.Advance(by);
         admin = server.NewClient((await server.LoginAdminAsync()).Access);
     }
 
@@ -123,12 +127,12 @@ public abstract class TokenTests(string store) : IAsyncLifetime
         await (await admin.GetAsync($"api/tokens/{Guid.NewGuid():N}")).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
     }
 
-    [Fact]
+    [ServerFact("compares expiry dates with the server's clock")]
     public async Task Lifetime_defaults_and_is_clamped_to_the_maximum()
     {
         var (_, _, user) = await server.CreateUserAsync("user");
         var client = server.NewClient(user.Access);
-        var now = server.Time.GetUtcNow();
+        var now = Server.Time.GetUtcNow();
 
         var (_, _, byDefault) = await CreateAsync(client, new { name = "default" });
         var (_, _, clamped) = await CreateAsync(client, new { name = "long", expires_in_days = 400 });
@@ -143,7 +147,7 @@ public abstract class TokenTests(string store) : IAsyncLifetime
         await (await client.PostAsJsonAsync("api/tokens", new { name = "neg", limits = new { burst = -1 } })).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
     }
 
-    [Fact]
+    [ServerFact("moves the server's clock past a token's expiry")]
     public async Task Every_verdict_code_over_http()
     {
         var (_, _, user) = await server.CreateUserAsync("user");
@@ -190,7 +194,7 @@ public abstract class TokenTests(string store) : IAsyncLifetime
         await (await server.NewClient(ownersToken).GetAsync("api/auth/me")).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_token");
     }
 
-    [Fact]
+    [ServerFact("moves the server's clock to refill the bucket")]
     public async Task Rate_limited_requests_get_429_with_retry_after_and_headers()
     {
         var (token, _, _) = await CreateAsync(admin, new { name = "slow", limits = new { requests_per_second = 0.5, burst = 2 } });
@@ -205,7 +209,7 @@ public abstract class TokenTests(string store) : IAsyncLifetime
         Assert.Equal("0", limited.Headers.GetValues("RateLimit-Remaining").Single());
         Assert.Equal("4", limited.Headers.GetValues("RateLimit-Reset").Single());
 
-        server.Time.Advance(TimeSpan.FromSeconds(2));
+        Server.Time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/auth/me")).StatusCode);
     }
 
@@ -222,7 +226,7 @@ public abstract class TokenTests(string store) : IAsyncLifetime
         Assert.All(limited, r => Assert.NotNull(r.Headers.RetryAfter));
     }
 
-    [Fact]
+    [ServerFact("moves the server's clock past UTC midnight")]
     public async Task A_daily_request_quota_admits_exactly_n_under_concurrency_and_resets_at_utc_midnight()
     {
         var (token, id, _) = await CreateAsync(admin, new { name = "quota", limits = new { daily_requests = 10, burst = 1000 } });
@@ -284,7 +288,7 @@ public abstract class TokenTests(string store) : IAsyncLifetime
         await (await server.NewClient(gateway).GetAsync("api/users")).AssertProblemAsync(HttpStatusCode.Forbidden, "forbidden");
     }
 
-    [Fact]
+    [ServerFact("moves the server's clock within and past the coalescing minute")]
     public async Task Last_used_is_recorded_but_coalesced()
     {
         var (token, id, _) = await CreateAsync(admin, new { name = "touch" });
@@ -292,10 +296,10 @@ public abstract class TokenTests(string store) : IAsyncLifetime
 
         await VerifyAsync(token);
         var first = (await (await admin.GetAsync($"api/tokens/{id}")).ReadJsonAsync())["last_used_at"]!.GetValue<DateTimeOffset>();
-        server.Time.Advance(TimeSpan.FromSeconds(10));
+        Server.Time.Advance(TimeSpan.FromSeconds(10));
         await VerifyAsync(token);
         var coalesced = (await (await admin.GetAsync($"api/tokens/{id}")).ReadJsonAsync())["last_used_at"]!.GetValue<DateTimeOffset>();
-        server.Time.Advance(TimeSpan.FromMinutes(1));
+        Server.Time.Advance(TimeSpan.FromMinutes(1));
         await VerifyAsync(token);
         var later = (await (await admin.GetAsync($"api/tokens/{id}")).ReadJsonAsync())["last_used_at"]!.GetValue<DateTimeOffset>();
 
@@ -307,6 +311,10 @@ public abstract class TokenTests(string store) : IAsyncLifetime
 public sealed class SqliteTokenTests() : TokenTests(TestStore.Sqlite);
 
 public sealed class TablesTokenTests() : TokenTests(TestStore.Tables);
+
+public sealed class FunctionsSqliteTokenTests(ITestOutputHelper output) : TokenTests(ApiTarget.FunctionsOn(TestStore.Sqlite, output)), IRunsOnFunctions;
+
+public sealed class FunctionsTablesTokenTests(ITestOutputHelper output) : TokenTests(ApiTarget.FunctionsOn(TestStore.Tables, output)), IRunsOnFunctions;
 
 public abstract class TokenPolicyTests(string store)
 {

@@ -3,17 +3,21 @@ using System.Net.Http.Json;
 using IronAuth.Core.Users;
 using IronAuth.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
 
 namespace IronAuth.Tests.EndToEnd;
 
-public abstract class UserTests(string store) : IAsyncLifetime
+public abstract class UserTests(ApiTarget target) : IAsyncLifetime
 {
-    private TestServer server = null!;
+    private IApiHost server = null!;
+
+    /// <summary>The self-hosted server, for the <see cref="ServerFactAttribute"/> tests that reach into its process.</summary>
+    private TestServer Server => (TestServer)server;
     private HttpClient admin = null!;
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync(store);
+        server = await target.StartAsync();
         admin = server.NewClient((await server.LoginAdminAsync()).Access);
     }
 
@@ -159,7 +163,7 @@ public abstract class UserTests(string store) : IAsyncLifetime
     public async Task The_last_active_admin_cannot_be_demoted_suspended_or_deleted()
     {
         // A server of its own, so no other test's admins exist.
-        await using var lone = await TestServer.StartAsync(store);
+        await using var lone = await target.StartAsync();
         var tokens = await lone.LoginAdminAsync();
         var client = lone.NewClient(tokens.Access);
 
@@ -172,10 +176,10 @@ public abstract class UserTests(string store) : IAsyncLifetime
         await (await lone.NewClient(second.Access).DeleteAsync($"api/users/{second.UserId}")).AssertProblemAsync(HttpStatusCode.Conflict, "last_admin");
     }
 
-    [Fact]
+    [ServerFact("reads the admins back through the server's IUserStore")]
     public async Task Concurrent_demotions_of_the_last_two_admins_leave_one()
     {
-        await using var pair = await TestServer.StartAsync(store);
+        await using var pair = await TestServer.StartAsync(target.Store);
         var first = await pair.LoginAdminAsync();
         var (_, _, second) = await pair.CreateUserAsync("admin");
 
@@ -222,7 +226,7 @@ public abstract class UserTests(string store) : IAsyncLifetime
         await response.AssertProblemAsync(HttpStatusCode.Forbidden, "forbidden");
     }
 
-    [Fact]
+    [ServerFact("moves the server's clock past the reset token's lifetime")]
     public async Task Password_reset_token_is_one_time_short_lived_and_ends_sessions()
     {
         var (username, _, user) = await server.CreateUserAsync("user");
@@ -242,7 +246,7 @@ public abstract class UserTests(string store) : IAsyncLifetime
         await server.LoginAsync(username, "reset-to-this-one");
 
         var late = (await (await admin.PostAsync($"api/users/{user.UserId}/password-reset", null)).ReadJsonAsync())["reset_token"]!.GetValue<string>();
-        server.Time.Advance(TimeSpan.FromMinutes(31));
+        Server.Time.Advance(TimeSpan.FromMinutes(31));
         await (await server.Client.PostAsJsonAsync("api/auth/password-reset/confirm", new { reset_token = late, new_password = "too-late-for-this" }))
             .AssertProblemAsync(HttpStatusCode.BadRequest, "invalid_reset_token");
     }
@@ -259,3 +263,7 @@ public abstract class UserTests(string store) : IAsyncLifetime
 public sealed class SqliteUserTests() : UserTests(TestStore.Sqlite);
 
 public sealed class TablesUserTests() : UserTests(TestStore.Tables);
+
+public sealed class FunctionsSqliteUserTests(ITestOutputHelper output) : UserTests(ApiTarget.FunctionsOn(TestStore.Sqlite, output)), IRunsOnFunctions;
+
+public sealed class FunctionsTablesUserTests(ITestOutputHelper output) : UserTests(ApiTarget.FunctionsOn(TestStore.Tables, output)), IRunsOnFunctions;

@@ -386,7 +386,8 @@ public sealed partial class StandInHost : IAsyncDisposable
     {
         var incoming = context.Request;
         var request = new HttpRequestMessage(new HttpMethod(incoming.Method), new Uri(workerHttp!, incoming.Path + incoming.QueryString));
-        if (incoming.ContentLength > 0 || incoming.Headers.TransferEncoding.Count > 0)
+        // A body, even an empty one sent with a Content-Type, travels as content: its headers go with it.
+        if (incoming.ContentLength is not null || incoming.Headers.TransferEncoding.Count > 0 || incoming.ContentType is not null)
         {
             request.Content = new StreamContent(incoming.Body);
         }
