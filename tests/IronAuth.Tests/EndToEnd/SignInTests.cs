@@ -27,10 +27,10 @@ public abstract class SignInTests(ApiTarget target) : IAsyncLifetime
         Assert.True(response.Headers.CacheControl?.NoStore);
         var body = await response.ReadJsonAsync();
         Assert.Equal("Bearer", body["token_type"]!.GetValue<string>());
-        // Whole seconds left when the response is made: the full lifetime on the server's stopped clock, a second less
-        // where real time passes between issuing and answering (the Functions worker).
-        Assert.InRange(body["expires_in"]!.GetValue<long>(), 15 * 60 - 1, 15 * 60);
-        Assert.InRange(body["refresh_expires_in"]!.GetValue<long>(), 30 * 24 * 3600 - 1, 30 * 24 * 3600);
+        // Whole seconds left when the response is made: the full lifetime on the server's stopped clock, a few less
+        // where real time passes between issuing and answering (the Functions worker, on a busy machine).
+        Assert.InRange(body["expires_in"]!.GetValue<long>(), 15 * 60 - 5, 15 * 60);
+        Assert.InRange(body["refresh_expires_in"]!.GetValue<long>(), 30 * 24 * 3600 - 5, 30 * 24 * 3600);
         Assert.Equal(3, body["access_token"]!.GetValue<string>().Split('.').Length);
         Assert.Equal(server.AdminUsername, body["user"]!["username"]!.GetValue<string>());
         Assert.Equal("admin", body["user"]!["role"]!.GetValue<string>());
