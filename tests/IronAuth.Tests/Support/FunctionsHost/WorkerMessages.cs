@@ -35,7 +35,9 @@ internal sealed class WorkerMessages
 
     private static MessageDescriptor Load(string path)
     {
-        var assembly = Assembly.LoadFrom(path);
+        // Two apps may ship the same worker version from different folders: one copy per identity can be loaded.
+        var identity = AssemblyName.GetAssemblyName(path).FullName;
+        var assembly = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.FullName == identity) ?? Assembly.LoadFrom(path);
         Type?[] types;
         try
         {
