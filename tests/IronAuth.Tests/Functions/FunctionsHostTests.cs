@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using IronAuth.Tests.Support;
 using Xunit.Abstractions;
@@ -78,6 +79,35 @@ public abstract class FunctionsHostTests(string store, ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, wrongMethod.StatusCode);
         Assert.Equal(before, app.Host.Invocations.Count);
+    }
+
+    [Fact]
+    public async Task The_client_address_is_the_one_the_host_appends_never_one_the_client_sent()
+    {
+        // The client connects from 127.0.0.2, so its address differs from the stand-in's own connection to the worker.
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+        };
+        using var client = new HttpClient(handler) { BaseAddress = app.BaseAddress };
+        using var login = new HttpRequestMessage(HttpMethod.Post, "api/auth/login")
+        {
+            Content = JsonContent.Create(new { username = app.AdminUsername, password = "not-the-admin-password" }),
+        };
+        login.Headers.Add("X-Forwarded-For", "203.0.113.7");
+
+        await (await client.SendAsync(login)).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_credentials");
+
+        var admin = app.NewClient((await app.LoginAdminAsync()).Access);
+        var audit = await (await admin.GetAsync("api/audit")).ReadJsonAsync();
+        var failed = audit["items"]!.AsArray().Single(e => e!["action"]!.GetValue<string>() == "login.failed")!;
+        Assert.Equal("127.0.0.2", failed["client_ip"]!.GetValue<string>());
     }
 
     [Fact]
