@@ -65,6 +65,29 @@ public sealed partial class StandInHost : IAsyncDisposable
     /// <summary>Every invocation so far, in the order they were answered.</summary>
     public IReadOnlyCollection<Invocation> Invocations => invocations;
 
+    /// <summary>Whether the worker process has ended (it was started, and died or was stopped).</summary>
+    public bool WorkerExited => worker is { HasExited: true };
+
+    /// <summary>Whether the worker process ends within <paramref name="timeout"/> (for telling a dead worker from a slow one).</summary>
+    public async Task<bool> WorkerExitsWithinAsync(TimeSpan timeout)
+    {
+        if (worker is null)
+        {
+            return false;
+        }
+
+        using var wait = new CancellationTokenSource(timeout);
+        try
+        {
+            await worker.WaitForExitAsync(wait.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The worker's process id (for the cold-start benchmark's memory reading).</summary>
     public int WorkerProcessId => worker?.Id ?? 0;
 
@@ -244,7 +267,7 @@ public sealed partial class StandInHost : IAsyncDisposable
         process.OutputDataReceived += (_, e) => Log("stdout", e.Data);
         process.ErrorDataReceived += (_, e) => Log("stderr", e.Data);
         process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => FailPending(new InvalidOperationException($"The worker exited with code {process.ExitCode}."));
+        process.Exited += (_, _) => FailPending(new WorkerExitedException(process.ExitCode));
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
@@ -577,6 +600,9 @@ public sealed class StandInOptions
 
     public TimeSpan InvocationTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
+
+/// <summary>The worker process ended while the host was waiting for it.</summary>
+public sealed class WorkerExitedException(int exitCode) : InvalidOperationException($"The worker exited with code {exitCode}.");
 
 /// <summary>One function run: which, and how the worker said it went.</summary>
 public sealed record Invocation(string FunctionName, string InvocationId, bool Succeeded, string? Error);
