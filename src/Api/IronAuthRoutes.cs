@@ -36,6 +36,17 @@ public static class IronAuthRoutes
         new("POST", "auth/password-reset/confirm", "ConfirmPasswordReset", "Set a new password with a one-time reset token", AuthEndpoints.ConfirmPasswordReset,
             b => b.Accepts<PasswordResetConfirmRequest>("application/json").Produces(204).Problems(400).Public()),
 
+        // ---- Accounts (issue 16): self-service sign-up, email verification, reset by email ----
+        new("POST", "auth/register", "Register", "Sign up with an email and a password; the account signs in once its email is verified", AccountEndpoints.Register,
+            b => b.Accepts<RegisterRequest>("application/json").Produces<UserResponse>(201).Problems(400, 404, 409, 429, 503).Public()),
+        new("POST", "auth/verify-email", "VerifyEmail", "Verify an email address with the code mailed to it", AccountEndpoints.VerifyEmail,
+            b => b.Accepts<VerifyEmailRequest>("application/json").Produces(204).Problems(400, 404).Public()),
+        new("POST", "auth/verify-email/resend", "ResendVerification", "Mail a new verification code (202 whether or not the address has an account)", AccountEndpoints.ResendVerification,
+            b => b.Accepts<EmailRequest>("application/json").Produces(202).Problems(400, 404, 429, 503).Public()),
+        new("POST", "auth/password-reset/request", "RequestPasswordReset", "Mail a reset token to a verified address (202 whether or not it has an account)", AccountEndpoints.RequestPasswordReset,
+            b => b.Accepts<EmailRequest>("application/json").Produces(202).Problems(400, 404, 429, 503).Public()),
+        // ---- end Accounts ----
+
         new("POST", "users", "CreateUser", "Create a user (admin)", UserEndpoints.Create,
             b => b.Accepts<CreateUserRequest>("application/json").Produces<UserResponse>(201).Problems(400, 401, 403, 409)),
         new("GET", "users", "ListUsers", "List users, filtered by role and status, paged by cursor", UserEndpoints.List,

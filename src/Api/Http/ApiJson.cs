@@ -65,4 +65,9 @@ public static class ApiJson
 [JsonSerializable(typeof(PageResponse<UserResponse>))]
 [JsonSerializable(typeof(PageResponse<ApiTokenResponse>))]
 [JsonSerializable(typeof(PageResponse<AuditEntryResponse>))]
+// ---- Accounts (issue 16) ----
+[JsonSerializable(typeof(RegisterRequest))]
+[JsonSerializable(typeof(VerifyEmailRequest))]
+[JsonSerializable(typeof(EmailRequest))]
+// ---- end Accounts ----
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,3 +1,4 @@
+using IronAuth.Core.Accounts;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
@@ -48,6 +49,9 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<MaintenanceJob>();
         services.TryAddSingleton<Readiness>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
+        // ---- Accounts (issue 16): email, sign-up and verification ----
+        services.AddIronAuthAccounts();
+        // ---- end Accounts ----
         return services;
     }
 
@@ -93,6 +97,9 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<SqliteMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
+        // ---- Accounts (issue 16) ----
+        services.TryAddSingleton<IEmailCodeStore, SqliteEmailCodeStore>();
+        // ---- end Accounts ----
         return services;
     }
 }

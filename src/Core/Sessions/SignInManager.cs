@@ -79,6 +79,13 @@ public sealed partial class SignInManager(
         var user = UsernameRules.CheckUsername(username) is null
             ? await users.FindByUsernameAsync(UsernameRules.Normalize(username), cancellationToken)
             : null;
+        // ---- Accounts (issue 16): a username or an email; a username wins when one is both (a different account's
+        // name equal to this address — self-registration refuses such names, only an admin can make one). ----
+        if (user is null && username.Contains('@', StringComparison.Ordinal) && UsernameRules.CheckEmail(username) is null)
+        {
+            user = await users.FindByEmailAsync(EmailAddresses.Normalize(username)!, cancellationToken);
+        }
+        // ---- end Accounts ----
         if (user is { Status: UserStatus.Deleted })
         {
             user = null;
@@ -111,6 +118,15 @@ public sealed partial class SignInManager(
             await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "suspended"));
             return new Failure(FailureKind.Forbidden, "account_suspended", "This account is suspended.");
         }
+
+        // ---- Accounts (issue 16) ----
+        if (user is { EmailVerificationRequired: true, IsEmailVerified: false })
+        {
+            // Like "suspended", said only to someone who has just proved the password.
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "email_unverified"));
+            return new Failure(FailureKind.Forbidden, "email_unverified", "Verify this account's email address before signing in.");
+        }
+        // ---- end Accounts ----
 
         if (needsRehash && await hasher.HashAsync(password, cancellationToken) is { } rehash)
         {

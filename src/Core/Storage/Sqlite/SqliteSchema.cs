@@ -139,5 +139,29 @@ internal static class SqliteSchema
         ALTER TABLE signing_keys ADD COLUMN deactivated_at INTEGER;
         ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;
         """,
+        // ---- Accounts (issue 16): unique emails, email verification, emailed codes. ----
+        // Emails were not unique before: only the oldest account with an address is indexed (and so found by email);
+        // the others keep their email unindexed until it changes. email_codes holds one code per address, as a keyed
+        // digest, with its failed tries.
+        """
+        ALTER TABLE users ADD COLUMN normalized_email TEXT;
+        ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
+        ALTER TABLE users ADD COLUMN email_verification_required INTEGER NOT NULL DEFAULT 0;
+        UPDATE users SET normalized_email = lower(trim(email))
+        WHERE email IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM users older WHERE older.email IS NOT NULL AND lower(trim(older.email)) = lower(trim(users.email)) AND older.id < users.id);
+        CREATE UNIQUE INDEX ux_users_normalized_email ON users (normalized_email) WHERE normalized_email IS NOT NULL;
+
+        CREATE TABLE email_codes (
+            normalized_email TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            digest BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            spent_at INTEGER
+        ) WITHOUT ROWID;
+        """,
+        // ---- end Accounts ----
     ];
 }

@@ -1,4 +1,5 @@
 using Azure.Data.Tables;
+using IronAuth.Core.Accounts;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
@@ -44,6 +45,9 @@ public static class TableStoreServiceCollectionExtensions
         services.TryAddSingleton<TableMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
+        // ---- Accounts (issue 16) ----
+        services.TryAddSingleton<IEmailCodeStore, TableEmailCodeStore>();
+        // ---- end Accounts ----
         return services;
     }
 
