@@ -45,6 +45,16 @@ public static class IronAuthRoutes
             b => b.Accepts<EmailRequest>("application/json").Produces(202).Problems(400, 404, 429, 503).Public()),
         new("POST", "auth/password-reset/request", "RequestPasswordReset", "Mail a reset token to a verified address (202 whether or not it has an account)", AccountEndpoints.RequestPasswordReset,
             b => b.Accepts<EmailRequest>("application/json").Produces(202).Problems(400, 404, 429, 503).Public()),
+        new("POST", "auth/mfa/totp", "BeginTotp", "Start TOTP enrolment: the secret, an otpauth URI and its QR code, shown once (signed-in session)", MfaEndpoints.BeginTotp,
+            b => b.Produces<TotpSetupResponse>().Problems(401, 403, 409)),
+        new("POST", "auth/mfa/totp/confirm", "ConfirmTotp", "Confirm TOTP enrolment with a first code; returns ten recovery codes, shown once", MfaEndpoints.ConfirmTotp,
+            b => b.Accepts<MfaCodeRequest>("application/json").Produces<RecoveryCodesResponse>().Problems(400, 401, 403, 409)),
+        new("DELETE", "auth/mfa/totp", "DisableTotp", "Turn TOTP off with a current TOTP or recovery code", MfaEndpoints.DisableTotp,
+            b => b.Accepts<MfaCodeRequest>("application/json").Produces(204).Problems(400, 401, 403, 409, 429)),
+        new("POST", "auth/mfa/verify", "VerifyMfa", "Complete a sign-in that answered mfa_required, with a TOTP or recovery code", MfaEndpoints.Verify,
+            b => b.Accepts<MfaVerifyRequest>("application/json").Produces<TokenResponse>().Problems(400, 401, 429).Public()),
+        new("DELETE", "users/{id}/mfa", "ResetUserMfa", "Turn a user's two-factor sign-in off (admin)", MfaEndpoints.Reset,
+            b => b.Produces(204).Problems(401, 403, 404)),
         // ---- end Accounts ----
 
         new("POST", "users", "CreateUser", "Create a user (admin)", UserEndpoints.Create,

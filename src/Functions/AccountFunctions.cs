@@ -4,7 +4,7 @@ using Microsoft.Azure.Functions.Worker;
 
 namespace IronAuth.Functions;
 
-/// <summary>Self-service accounts: sign-up, email verification and reset by email.</summary>
+/// <summary>Self-service accounts: sign-up, email verification, reset by email, and TOTP two-factor sign-in.</summary>
 public static class AccountFunctions
 {
     [Function("Register")]
@@ -24,4 +24,24 @@ public static class AccountFunctions
     public static Task<IResult> RequestPasswordReset(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "auth/password-reset/request")] HttpRequest req) =>
         AccountEndpoints.RequestPasswordReset(req);
+
+    [Function("BeginTotp")]
+    public static Task<IResult> BeginTotp(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "auth/mfa/totp")] HttpRequest req) => MfaEndpoints.BeginTotp(req);
+
+    [Function("ConfirmTotp")]
+    public static Task<IResult> ConfirmTotp(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "auth/mfa/totp/confirm")] HttpRequest req) => MfaEndpoints.ConfirmTotp(req);
+
+    [Function("DisableTotp")]
+    public static Task<IResult> DisableTotp(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "auth/mfa/totp")] HttpRequest req) => MfaEndpoints.DisableTotp(req);
+
+    [Function("VerifyMfa")]
+    public static Task<IResult> VerifyMfa(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "auth/mfa/verify")] HttpRequest req) => MfaEndpoints.Verify(req);
+
+    [Function("ResetUserMfa")]
+    public static Task<IResult> ResetUserMfa(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "users/{id}/mfa")] HttpRequest req, string id) => MfaEndpoints.Reset(req, id);
 }

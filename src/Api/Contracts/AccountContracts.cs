@@ -23,3 +23,22 @@ public sealed record EmailRequest
 {
     public required string Email { get; init; }
 }
+
+/// <summary>A TOTP, or a recovery code where one is accepted.</summary>
+public sealed record MfaCodeRequest
+{
+    public required string Code { get; init; }
+}
+
+public sealed record MfaVerifyRequest
+{
+    public required string MfaToken { get; init; }
+
+    public required string Code { get; init; }
+}
+
+/// <summary>Shown once: the secret as text, as an otpauth URI, and as an SVG QR code of that URI.</summary>
+public sealed record TotpSetupResponse(string Secret, string OtpauthUri, string QrSvg);
+
+/// <summary>Shown once; each works once in place of a TOTP code.</summary>
+public sealed record RecoveryCodesResponse(IReadOnlyList<string> RecoveryCodes);

@@ -69,5 +69,9 @@ public static class ApiJson
 [JsonSerializable(typeof(RegisterRequest))]
 [JsonSerializable(typeof(VerifyEmailRequest))]
 [JsonSerializable(typeof(EmailRequest))]
+[JsonSerializable(typeof(MfaCodeRequest))]
+[JsonSerializable(typeof(MfaVerifyRequest))]
+[JsonSerializable(typeof(TotpSetupResponse))]
+[JsonSerializable(typeof(RecoveryCodesResponse))]
 // ---- end Accounts ----
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,4 +1,5 @@
 using IronAuth.Core.Accounts;
+using IronAuth.Core.Mfa;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -6,7 +7,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 
 public static class AccountsServiceCollectionExtensions
 {
-    /// <summary>Email (<see cref="EmailServiceCollectionExtensions.AddIronAuthEmail"/>) and self-service accounts. Safe to call twice.</summary>
+    /// <summary>Email (<see cref="EmailServiceCollectionExtensions.AddIronAuthEmail"/>), self-service accounts and two-factor sign-in. Safe to call twice.</summary>
     public static IServiceCollection AddIronAuthAccounts(this IServiceCollection services)
     {
         services.AddIronAuthEmail();
@@ -14,6 +15,10 @@ public static class AccountsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistrationOptions>, RegistrationOptionsValidator>());
         services.TryAddSingleton<EmailCodes>();
         services.TryAddSingleton<AccountManager>();
+        services.AddOptions<MfaOptions>().BindConfiguration(MfaOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MfaOptions>, MfaOptionsValidator>());
+        services.TryAddSingleton<TotpSecrets>();
+        services.TryAddSingleton<MfaManager>();
         return services;
     }
 }

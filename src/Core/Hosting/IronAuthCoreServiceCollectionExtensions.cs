@@ -5,6 +5,7 @@ using IronAuth.Core.Configuration;
 using IronAuth.Core.Hosting;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Maintenance;
+using IronAuth.Core.Mfa;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
@@ -49,7 +50,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<MaintenanceJob>();
         services.TryAddSingleton<Readiness>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
-        // ---- Accounts (issue 16): email, sign-up and verification ----
+        // ---- Accounts (issue 16): email, sign-up and verification, two-factor ----
         services.AddIronAuthAccounts();
         // ---- end Accounts ----
         return services;
@@ -99,6 +100,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         // ---- Accounts (issue 16) ----
         services.TryAddSingleton<IEmailCodeStore, SqliteEmailCodeStore>();
+        services.TryAddSingleton<IMfaStore, SqliteMfaStore>();
         // ---- end Accounts ----
         return services;
     }

@@ -1,6 +1,7 @@
 using IronAuth.Core.Audit;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Mfa;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Telemetry;
 using IronAuth.Core.Users;
@@ -24,6 +25,7 @@ public sealed partial class SignInManager(
     AuditPseudonyms pseudonyms,
     CredentialCache cache,
     IronAuthMetrics metrics,
+    MfaManager mfa,
     IOptions<IronAuthOptions> options,
     TimeProvider time,
     ILogger<SignInManager> logger)
@@ -104,7 +106,10 @@ public sealed partial class SignInManager(
         }
 
         var actor = Actor.Anonymous(clientIp);
-        var checkedPassword = await attempts.CheckAsync(user, password, actor, AuditActions.LoginFailed, InvalidCredentials, cancellationToken);
+        // ---- Accounts (issue 16): with two-factor on, a right password leaves its attempt counted (see CheckAsync). ----
+        var mfaEnabled = await mfa.IsEnabledAsync(user.Id, cancellationToken);
+        var checkedPassword = await attempts.CheckAsync(
+            user, password, actor, AuditActions.LoginFailed, InvalidCredentials, cancellationToken, clearOnMatch: !mfaEnabled);
         if (checkedPassword.Failure is { } failure)
         {
             return failure;
@@ -126,6 +131,16 @@ public sealed partial class SignInManager(
             await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "email_unverified"));
             return new Failure(FailureKind.Forbidden, "email_unverified", "Verify this account's email address before signing in.");
         }
+
+        if (mfaEnabled)
+        {
+            // The password was right, but it is only half: no tokens, a single-use mfa_token for POST /auth/mfa/verify.
+            var mfaToken = await mfa.IssueChallengeAsync(user, cancellationToken);
+            return new Failure(FailureKind.Unauthorized, "mfa_required", "Two-factor sign-in is on: send a code with the mfa_token to /api/auth/mfa/verify.")
+            {
+                Extensions = new Dictionary<string, string> { ["mfa_token"] = mfaToken },
+            };
+        }
         // ---- end Accounts ----
 
         if (needsRehash && await hasher.HashAsync(password, cancellationToken) is { } rehash)
@@ -146,6 +161,25 @@ public sealed partial class SignInManager(
         await audit.AppendAboutUserAsync(time, new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId));
         return signIn;
     }
+
+    // ---- Accounts (issue 16) ----
+    /// <summary>Completes a sign-in that answered <c>mfa_required</c>, with a TOTP or recovery code (<see cref="MfaManager.CompleteAsync"/>).</summary>
+    public async Task<Result<SignIn>> CompleteMfaAsync(string mfaToken, string code, string? clientIp, CancellationToken cancellationToken)
+    {
+        var completed = await mfa.CompleteAsync(mfaToken, code, clientIp, cancellationToken);
+        if (completed.Failure is { } failure)
+        {
+            return failure;
+        }
+
+        var user = completed.Value!;
+        var signIn = await StartSessionAsync(user, cancellationToken);
+        await audit.AppendAboutUserAsync(
+            time, new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId), ("mfa", "true"));
+        metrics.Login(LoginOutcome.Succeeded);
+        return signIn;
+    }
+    // ---- end Accounts ----
 
     private async Task<Result<SignIn>> RotateAsync(string refreshToken, string? clientIp, CancellationToken cancellationToken)
     {

@@ -139,7 +139,7 @@ internal static class SqliteSchema
         ALTER TABLE signing_keys ADD COLUMN deactivated_at INTEGER;
         ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;
         """,
-        // ---- Accounts (issue 16): unique emails, email verification, emailed codes. ----
+        // ---- Accounts (issue 16): unique emails, email verification, emailed codes, TOTP two-factor. ----
         // Emails were not unique before: only the oldest account with an address is indexed (and so found by email);
         // the others keep their email unindexed until it changes. email_codes holds one code per address, as a keyed
         // digest, with its failed tries.
@@ -161,6 +161,29 @@ internal static class SqliteSchema
             attempts INTEGER NOT NULL DEFAULT 0,
             spent_at INTEGER
         ) WITHOUT ROWID;
+
+        CREATE TABLE mfa_totp (
+            user_id TEXT PRIMARY KEY,
+            secret TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            confirmed_at INTEGER,
+            last_step INTEGER NOT NULL DEFAULT -1
+        ) WITHOUT ROWID;
+
+        CREATE TABLE mfa_recovery_codes (
+            user_id TEXT NOT NULL,
+            digest BLOB NOT NULL,
+            spent_at INTEGER,
+            PRIMARY KEY (user_id, digest)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE mfa_challenges (
+            digest BLOB PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            spent_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_mfa_challenges_expires ON mfa_challenges (expires_at);
         """,
         // ---- end Accounts ----
     ];

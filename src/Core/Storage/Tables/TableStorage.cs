@@ -54,11 +54,14 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
     // ---- Accounts (issue 16) ----
     /// <summary>Emailed verification codes, one entity per address (<see cref="TableEmailCodeStore"/>).</summary>
     public TableClient EmailCodes { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "EmailCodes");
+
+    /// <summary>TOTP enrolments and recovery codes (a partition per user) and pending two-factor sign-ins (<see cref="TableMfaStore"/>).</summary>
+    public TableClient Mfa { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Mfa");
     // ---- end Accounts ----
 
     public string Name => "tables";
 
-    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases, EmailCodes];
+    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases, EmailCodes, Mfa];
 
     public static bool IsValidPrefix(string? prefix) =>
         prefix is { Length: >= 1 and <= MaxPrefixLength } && char.IsAsciiLetter(prefix[0]) && prefix.All(char.IsAsciiLetterOrDigit);

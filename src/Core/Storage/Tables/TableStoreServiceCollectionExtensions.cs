@@ -4,6 +4,7 @@ using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Maintenance;
+using IronAuth.Core.Mfa;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
@@ -47,6 +48,7 @@ public static class TableStoreServiceCollectionExtensions
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
         // ---- Accounts (issue 16) ----
         services.TryAddSingleton<IEmailCodeStore, TableEmailCodeStore>();
+        services.TryAddSingleton<IMfaStore, TableMfaStore>();
         // ---- end Accounts ----
         return services;
     }
