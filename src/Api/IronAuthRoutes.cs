@@ -53,6 +53,8 @@ public static class IronAuthRoutes
             b => b.Accepts<MfaCodeRequest>("application/json").Produces(204).Problems(400, 401, 403, 409, 429)),
         new("POST", "auth/mfa/verify", "VerifyMfa", "Complete a sign-in that answered mfa_required, with a TOTP or recovery code", MfaEndpoints.Verify,
             b => b.Accepts<MfaVerifyRequest>("application/json").Produces<TokenResponse>().Problems(400, 401, 429).Public()),
+        new("POST", "auth/federated", "FederatedSignIn", "Sign in with an ID token from a configured OpenID provider", AccountEndpoints.Federated,
+            b => b.Accepts<FederatedSignInRequest>("application/json").Produces<TokenResponse>().Problems(400, 401, 403, 409).Public()),
         new("DELETE", "users/{id}/mfa", "ResetUserMfa", "Turn a user's two-factor sign-in off (admin)", MfaEndpoints.Reset,
             b => b.Produces(204).Problems(401, 403, 404)),
         // ---- end Accounts ----

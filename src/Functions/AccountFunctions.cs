@@ -4,7 +4,7 @@ using Microsoft.Azure.Functions.Worker;
 
 namespace IronAuth.Functions;
 
-/// <summary>Self-service accounts: sign-up, email verification, reset by email, and TOTP two-factor sign-in.</summary>
+/// <summary>Self-service accounts: sign-up, email verification, reset by email, TOTP two-factor and federated sign-in.</summary>
 public static class AccountFunctions
 {
     [Function("Register")]
@@ -40,6 +40,10 @@ public static class AccountFunctions
     [Function("VerifyMfa")]
     public static Task<IResult> VerifyMfa(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "auth/mfa/verify")] HttpRequest req) => MfaEndpoints.Verify(req);
+
+    [Function("FederatedSignIn")]
+    public static Task<IResult> FederatedSignIn(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "auth/federated")] HttpRequest req) => AccountEndpoints.Federated(req);
 
     [Function("ResetUserMfa")]
     public static Task<IResult> ResetUserMfa(

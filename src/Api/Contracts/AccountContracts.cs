@@ -42,3 +42,11 @@ public sealed record TotpSetupResponse(string Secret, string OtpauthUri, string 
 
 /// <summary>Shown once; each works once in place of a TOTP code.</summary>
 public sealed record RecoveryCodesResponse(IReadOnlyList<string> RecoveryCodes);
+
+public sealed record FederatedSignInRequest
+{
+    /// <summary>A configured provider's name (<c>IronAuth:Federation:Providers:{name}</c>).</summary>
+    public required string Provider { get; init; }
+
+    public required string IdToken { get; init; }
+}

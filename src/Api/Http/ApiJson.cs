@@ -73,5 +73,6 @@ public static class ApiJson
 [JsonSerializable(typeof(MfaVerifyRequest))]
 [JsonSerializable(typeof(TotpSetupResponse))]
 [JsonSerializable(typeof(RecoveryCodesResponse))]
+[JsonSerializable(typeof(FederatedSignInRequest))]
 // ---- end Accounts ----
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -2,6 +2,7 @@ using IronAuth.Core.Accounts;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Federation;
 using IronAuth.Core.Hosting;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Maintenance;
@@ -50,7 +51,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<MaintenanceJob>();
         services.TryAddSingleton<Readiness>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
-        // ---- Accounts (issue 16): email, sign-up and verification, two-factor ----
+        // ---- Accounts (issue 16): email, sign-up and verification, two-factor, federated sign-in ----
         services.AddIronAuthAccounts();
         // ---- end Accounts ----
         return services;
@@ -101,6 +102,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         // ---- Accounts (issue 16) ----
         services.TryAddSingleton<IEmailCodeStore, SqliteEmailCodeStore>();
         services.TryAddSingleton<IMfaStore, SqliteMfaStore>();
+        services.TryAddSingleton<IFederatedIdentityStore, SqliteFederatedIdentityStore>();
         // ---- end Accounts ----
         return services;
     }

@@ -163,6 +163,34 @@ public sealed partial class SignInManager(
     }
 
     // ---- Accounts (issue 16) ----
+    /// <summary>
+    /// Signs in a user proved some other way than a password (an ID token from a trusted provider): refused for an
+    /// inactive account, and answered <c>mfa_required</c> like a password when two-factor sign-in is on.
+    /// </summary>
+    public async Task<Result<SignIn>> SignInVerifiedAsync(User user, string method, string? clientIp, CancellationToken cancellationToken)
+    {
+        var actor = new Actor(user.Id, user.Username, clientIp);
+        if (!user.IsActive)
+        {
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "suspended"), ("method", method));
+            return new Failure(FailureKind.Forbidden, "account_suspended", "This account is suspended.");
+        }
+
+        if (await mfa.IsEnabledAsync(user.Id, cancellationToken))
+        {
+            var mfaToken = await mfa.IssueChallengeAsync(user, cancellationToken);
+            return new Failure(FailureKind.Unauthorized, "mfa_required", "Two-factor sign-in is on: send a code with the mfa_token to /api/auth/mfa/verify.")
+            {
+                Extensions = new Dictionary<string, string> { ["mfa_token"] = mfaToken },
+            };
+        }
+
+        var signIn = await StartSessionAsync(user, cancellationToken);
+        await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId), ("method", method));
+        metrics.Login(LoginOutcome.Succeeded);
+        return signIn;
+    }
+
     /// <summary>Completes a sign-in that answered <c>mfa_required</c>, with a TOTP or recovery code (<see cref="MfaManager.CompleteAsync"/>).</summary>
     public async Task<Result<SignIn>> CompleteMfaAsync(string mfaToken, string code, string? clientIp, CancellationToken cancellationToken)
     {

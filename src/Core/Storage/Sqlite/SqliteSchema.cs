@@ -139,7 +139,7 @@ internal static class SqliteSchema
         ALTER TABLE signing_keys ADD COLUMN deactivated_at INTEGER;
         ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;
         """,
-        // ---- Accounts (issue 16): unique emails, email verification, emailed codes, TOTP two-factor. ----
+        // ---- Accounts (issue 16): unique emails, email verification, emailed codes, TOTP two-factor, federated identities. ----
         // Emails were not unique before: only the oldest account with an address is indexed (and so found by email);
         // the others keep their email unindexed until it changes. email_codes holds one code per address, as a keyed
         // digest, with its failed tries.
@@ -184,6 +184,15 @@ internal static class SqliteSchema
             spent_at INTEGER
         ) WITHOUT ROWID;
         CREATE INDEX ix_mfa_challenges_expires ON mfa_challenges (expires_at);
+
+        CREATE TABLE federated_identities (
+            provider TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (provider, subject)
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_federated_identities_user ON federated_identities (user_id);
         """,
         // ---- end Accounts ----
     ];

@@ -57,11 +57,14 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
 
     /// <summary>TOTP enrolments and recovery codes (a partition per user) and pending two-factor sign-ins (<see cref="TableMfaStore"/>).</summary>
     public TableClient Mfa { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Mfa");
+
+    /// <summary>Links from an OpenID provider's identity to a user (<see cref="TableFederatedIdentityStore"/>).</summary>
+    public TableClient Identities { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Identities");
     // ---- end Accounts ----
 
     public string Name => "tables";
 
-    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases, EmailCodes, Mfa];
+    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases, EmailCodes, Mfa, Identities];
 
     public static bool IsValidPrefix(string? prefix) =>
         prefix is { Length: >= 1 and <= MaxPrefixLength } && char.IsAsciiLetter(prefix[0]) && prefix.All(char.IsAsciiLetterOrDigit);

@@ -2,6 +2,7 @@ using Azure.Data.Tables;
 using IronAuth.Core.Accounts;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Federation;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Maintenance;
 using IronAuth.Core.Mfa;
@@ -49,6 +50,7 @@ public static class TableStoreServiceCollectionExtensions
         // ---- Accounts (issue 16) ----
         services.TryAddSingleton<IEmailCodeStore, TableEmailCodeStore>();
         services.TryAddSingleton<IMfaStore, TableMfaStore>();
+        services.TryAddSingleton<IFederatedIdentityStore, TableFederatedIdentityStore>();
         // ---- end Accounts ----
         return services;
     }
