@@ -35,7 +35,8 @@ public sealed class MfaOptionsValidator : IValidateOptions<MfaOptions>
             errors.Add($"IronAuth:Mfa:TokenLifetime must be between 00:01:00 and 00:30:00 (was {options.TokenLifetime}).");
         }
 
-        if (options.EncryptionKey is { } key && (!TryDecode(key, out var bytes) || bytes.Length != 32))
+        // Empty is unset: an app setting that references no secret (the Bicep's default) is an empty string.
+        if (!string.IsNullOrWhiteSpace(options.EncryptionKey) && (!TryDecode(options.EncryptionKey, out var bytes) || bytes.Length != 32))
         {
             errors.Add("IronAuth:Mfa:EncryptionKey must be the base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`).");
         }

@@ -93,7 +93,7 @@ public sealed class TotpSecrets(IOptions<MfaOptions> options, SigningKeys keys)
     }
 
     private byte[]? ConfiguredKey() =>
-        options.Value.EncryptionKey is { } text && MfaOptionsValidator.TryDecode(text, out var raw)
+        !string.IsNullOrWhiteSpace(options.Value.EncryptionKey) && MfaOptionsValidator.TryDecode(options.Value.EncryptionKey, out var raw)
             ? HKDF.DeriveKey(HashAlgorithmName.SHA256, raw, 32, info: Encoding.UTF8.GetBytes(Purpose))
             : null;
 }

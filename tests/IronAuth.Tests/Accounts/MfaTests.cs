@@ -225,3 +225,26 @@ public abstract class MfaTests(string store) : IAsyncLifetime
 public sealed class SqliteMfaTests() : MfaTests(TestStore.Sqlite);
 
 public sealed class TablesMfaTests() : MfaTests(TestStore.Tables);
+
+/// <summary>The TOTP encryption key setting.</summary>
+public sealed class MfaSettingsTests
+{
+    [Fact]
+    public async Task A_configured_encryption_key_is_used_an_empty_one_is_unset_and_a_bad_one_refuses_to_start()
+    {
+        var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        await using (var server = await TestServer.StartAsync(settings: new Dictionary<string, string?> { ["IronAuth:Mfa:EncryptionKey"] = key }))
+        {
+            Assert.StartsWith("v1.cfg.", await server.Services.GetRequiredService<TotpSecrets>().ProtectAsync("u1", [1, 2, 3]), StringComparison.Ordinal);
+        }
+
+        await using (var server = await TestServer.StartAsync(settings: new Dictionary<string, string?> { ["IronAuth:Mfa:EncryptionKey"] = "" }))
+        {
+            Assert.DoesNotContain(".cfg.", await server.Services.GetRequiredService<TotpSecrets>().ProtectAsync("u1", [1, 2, 3]), StringComparison.Ordinal);
+        }
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            TestServer.StartAsync(settings: new Dictionary<string, string?> { ["IronAuth:Mfa:EncryptionKey"] = "c2hvcnQ=" }));
+        Assert.Contains("IronAuth:Mfa:EncryptionKey", error.Message, StringComparison.Ordinal);
+    }
+}
