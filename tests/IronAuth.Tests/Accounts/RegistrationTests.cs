@@ -119,6 +119,21 @@ public abstract class RegistrationTests(string store) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_sign_ups_with_one_email_create_one_account()
+    {
+        var email = NewAddress();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            RegisterAsync(i % 2 == 0 ? email : email.ToUpperInvariant(), username: "racer" + i + Guid.NewGuid().ToString("N")[..6])));
+
+        Assert.Single(answers, a => a.StatusCode == HttpStatusCode.Created);
+        foreach (var refused in answers.Where(a => a.StatusCode != HttpStatusCode.Created))
+        {
+            await refused.AssertProblemAsync(HttpStatusCode.Conflict, "email_taken");
+        }
+    }
+
+    [Fact]
     public async Task Wrong_codes_count_and_after_the_limit_even_the_right_code_is_dead()
     {
         var email = NewAddress();
@@ -290,6 +305,36 @@ public sealed class TablesRegistrationTests() : RegistrationTests(TestStore.Tabl
 /// <summary>Registration's switch and its start-up check.</summary>
 public sealed class RegistrationSettingsTests
 {
+    [Fact]
+    public async Task A_mail_server_that_never_answers_does_not_hold_up_sign_up()
+    {
+        // Accepts connections and never says a word: a send would wait out its whole SendTimeout.
+        using var silent = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        await using var server = await TestServer.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["IronAuth:Registration:Enabled"] = "true",
+            ["IronAuth:Email:Smtp:Host"] = "127.0.0.1",
+            ["IronAuth:Email:Smtp:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["IronAuth:Email:Smtp:Security"] = "None",
+            ["IronAuth:Email:From"] = SmtpInbox.From,
+            ["IronAuth:Email:SendTimeout"] = "00:02:00",
+            // The stuck sends are abandoned (and logged as unsent) when the host's shutdown time is up.
+            ["shutdownTimeoutSeconds"] = "2",
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var registered = await server.Client.PostAsJsonAsync(
+            "api/auth/register", new { email = $"slow.{Guid.NewGuid():N}@example.com", password = "correct-horse-battery-staple-7" });
+        var resent = await server.Client.PostAsJsonAsync("api/auth/verify-email/resend", new { email = $"slow.{Guid.NewGuid():N}@example.com" });
+
+        Assert.Equal(HttpStatusCode.Created, registered.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, resent.StatusCode);
+        // Far below the two-minute send timeout the requests would have waited out had they sent themselves.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"Took {clock.Elapsed}.");
+    }
+
     [Fact]
     public async Task Registration_is_off_by_default_and_its_routes_answer_404()
     {
