@@ -14,7 +14,8 @@ namespace IronAuth.Core.Federation;
 /// with its email only with <see cref="FederationProvider.LinkByEmail"/>, only when the provider says the email is
 /// verified, and only to an account whose own email is verified or was set by an admin (a self-registered, unverified
 /// account might be someone's attempt to pre-claim the address). Otherwise an account is created when the provider
-/// has <see cref="FederationProvider.CreateUsers"/> or registration is on; else 403 <c>account_not_linked</c>.
+/// has <see cref="FederationProvider.CreateUsers"/> or registration is on (the identity is claimed for the new user's
+/// id before the user is made, so concurrent first sign-ins agree on one account); else 403 <c>account_not_linked</c>.
 /// </summary>
 public sealed class FederationManager(
     IdTokenValidator validator,
@@ -59,16 +60,16 @@ public sealed class FederationManager(
     {
         if (await links.FindUserIdAsync(identity.Provider, identity.Subject, cancellationToken) is { } linkedId)
         {
-            return await store.FindByIdAsync(linkedId, cancellationToken) is { Status: not UserStatus.Deleted } linked
-                ? linked
-                : new Failure(FailureKind.Forbidden, "account_not_linked", "The account this identity signs in as was deleted.");
+            return await LinkedAsync(identity, linkedId, actor, cancellationToken);
         }
 
         var email = identity.EmailVerified ? EmailAddresses.Normalize(identity.Email) : null;
         var existing = email is null ? null : await store.FindByEmailAsync(email, cancellationToken);
         if (existing is { Status: not UserStatus.Deleted } && settings.LinkByEmail && (existing.IsEmailVerified || !existing.EmailVerificationRequired))
         {
-            return await LinkAsync(identity, existing, createdHere: false, actor, cancellationToken);
+            return await links.LinkAsync(identity.Provider, identity.Subject, existing.Id, time.GetUtcNow(), cancellationToken)
+                ? await LinkedNowAsync(identity, existing, actor)
+                : await LinkedAsync(identity, (await links.FindUserIdAsync(identity.Provider, identity.Subject, cancellationToken))!, actor, cancellationToken);
         }
 
         if (!settings.CreateUsers && !registration.Value.Enabled)
@@ -76,46 +77,82 @@ public sealed class FederationManager(
             return new Failure(FailureKind.Forbidden, "account_not_linked", "No account is linked to this identity, and this provider does not create accounts.");
         }
 
-        // The email goes on the new account only when the provider verified it and no other account has it.
-        var accountEmail = existing is null && email is not null && UsernameRules.CheckEmail(identity.Email) is null ? identity.Email : null;
-        var username = accountEmail is not null && UsernameRules.CheckUsername(accountEmail) is null && await store.FindByUsernameAsync(UsernameRules.Normalize(accountEmail), cancellationToken) is null
-            ? accountEmail
-            : $"{identity.Provider}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(5))}";
-        var displayName = identity.Name is { Length: <= 128 } n && UsernameRules.CheckDisplayName(n) is null ? n : null;
-        // A random password nobody knows: the account signs in through its provider (or after a reset by email).
-        var created = await users.CreateAsync(actor, new NewUser(username, Ids.NewSecret(), Role.User, accountEmail, displayName), cancellationToken);
-        if (created.Failure is { } failure)
+        // The identity is claimed for a new user id before the user exists: the link's unique key decides, once, which
+        // account this sub reaches, so concurrent first sign-ins cannot make two accounts for it.
+        var id = Ids.New(time);
+        if (!await links.LinkAsync(identity.Provider, identity.Subject, id, time.GetUtcNow(), cancellationToken))
         {
-            return failure;
+            return await LinkedAsync(identity, (await links.FindUserIdAsync(identity.Provider, identity.Subject, cancellationToken))!, actor, cancellationToken);
         }
 
-        var user = created.Value!;
-        if (accountEmail is not null)
-        {
-            var now = time.GetUtcNow();
-            user = (await store.ChangeAsync(cache, user.Id, u => u with { EmailVerifiedAt = now, UpdatedAt = now }, cancellationToken)).Value ?? user;
-        }
-
-        return await LinkAsync(identity, user, createdHere: true, actor, cancellationToken);
+        var created = await CreateAsync(identity, id, existing is null ? email : null, actor, cancellationToken);
+        return created.Value is { } user ? await LinkedNowAsync(identity, user, actor) : created;
     }
 
-    private async Task<Result<User>> LinkAsync(FederatedIdentity identity, User user, bool createdHere, Actor actor, CancellationToken cancellationToken)
+    /// <summary>
+    /// The user a stored link names. A link claimed for a user that does not exist yet is another sign-in's, still
+    /// creating it: wait for it briefly, then create it under the claimed id (a creator that crashed between the two).
+    /// </summary>
+    private async Task<Result<User>> LinkedAsync(FederatedIdentity identity, string userId, Actor actor, CancellationToken cancellationToken)
     {
-        if (!await links.LinkAsync(identity.Provider, identity.Subject, user.Id, time.GetUtcNow(), cancellationToken))
+        for (var attempt = 0; attempt < 6; attempt++)
         {
-            // Another sign-in of the same identity linked it first: that link stands, so the same sub always reaches
-            // the same user. An account this call created for it is left unused and deleted.
-            if (createdHere)
+            if (await store.FindByIdAsync(userId, cancellationToken) is { } user)
             {
-                await users.DeleteAsync(Actor.System, user.Id, cancellationToken);
+                return user.Status == UserStatus.Deleted
+                    ? new Failure(FailureKind.Forbidden, "account_not_linked", "The account this identity signs in as was deleted.")
+                    : user;
             }
 
-            return await links.FindUserIdAsync(identity.Provider, identity.Subject, cancellationToken) is { } winner
-                && await store.FindByIdAsync(winner, cancellationToken) is { } linked
-                ? linked
-                : new Failure(FailureKind.Conflict, "concurrent_update", "The identity was linked concurrently; try again.");
+            // Pacing against a concurrent creator, not domain time: the real clock.
+            await Task.Delay(TimeSpan.FromMilliseconds(25 << attempt), cancellationToken);
         }
 
+        return await CreateAsync(identity, userId, null, actor, cancellationToken);
+    }
+
+    /// <summary>Creates the account for a claimed id; the email only when given (verified by the provider, on no other account).</summary>
+    private async Task<Result<User>> CreateAsync(FederatedIdentity identity, string id, string? email, Actor actor, CancellationToken cancellationToken)
+    {
+        var accountEmail = email is not null && UsernameRules.CheckEmail(identity.Email) is null ? identity.Email : null;
+        var displayName = identity.Name is { Length: <= 128 } n && UsernameRules.CheckDisplayName(n) is null ? n : null;
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var username = attempt == 0 && accountEmail is not null && UsernameRules.CheckUsername(accountEmail) is null
+                ? accountEmail
+                : $"{identity.Provider}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(5))}";
+            // A random password nobody knows: the account signs in through its provider (or after a reset by email).
+            var created = await users.CreateAsync(
+                actor, new NewUser(username, Ids.NewSecret(), Role.User, attempt == 0 ? accountEmail : null, displayName, Id: id), cancellationToken);
+            if (created.Value is { } user)
+            {
+                if (user.Email is null)
+                {
+                    return user;
+                }
+
+                var now = time.GetUtcNow();
+                return (await store.ChangeAsync(cache, user.Id, u => u with { EmailVerifiedAt = now, UpdatedAt = now }, cancellationToken)).Value ?? user;
+            }
+
+            if (await store.FindByIdAsync(id, cancellationToken) is { } madeMeanwhile)
+            {
+                return madeMeanwhile;
+            }
+
+            if (created.Failure!.Kind != FailureKind.Conflict)
+            {
+                return created.Failure;
+            }
+
+            // The email or the name belongs to another account: once more without the email, under a generated name.
+        }
+
+        return new Failure(FailureKind.Conflict, "concurrent_update", "The account could not be created; try again.");
+    }
+
+    private async Task<Result<User>> LinkedNowAsync(FederatedIdentity identity, User user, Actor actor)
+    {
         await audit.AppendAboutUserAsync(time, actor, FederationAuditActions.IdentityLinked, user.Id, ("provider", identity.Provider));
         return user;
     }

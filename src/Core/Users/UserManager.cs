@@ -9,8 +9,9 @@ using Microsoft.Extensions.Options;
 namespace IronAuth.Core.Users;
 
 /// <param name="RequireVerifiedEmail">The account cannot sign in until its email is verified (self-registration).</param>
+/// <param name="Id">The id to create the user under (federated sign-in claims it first); a new one when null.</param>
 public sealed record NewUser(
-    string Username, string Password, Role Role, string? Email = null, string? DisplayName = null, bool RequireVerifiedEmail = false);
+    string Username, string Password, Role Role, string? Email = null, string? DisplayName = null, bool RequireVerifiedEmail = false, string? Id = null);
 
 /// <summary>A profile change: a field that is not <c>Set</c> stays as it is; set to null, it is cleared.</summary>
 public sealed record ProfileChange(bool EmailSet, string? Email, bool DisplayNameSet, string? DisplayName);
@@ -62,7 +63,7 @@ public sealed class UserManager(
         var now = time.GetUtcNow();
         var user = new User
         {
-            Id = Ids.New(time),
+            Id = request.Id ?? Ids.New(time),
             Username = request.Username,
             Email = request.Email,
             DisplayName = request.DisplayName,

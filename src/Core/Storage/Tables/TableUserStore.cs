@@ -58,7 +58,7 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
                 await Table.SubmitEntityGroupAsync(actions, cancellationToken);
                 return true;
             }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex < rosterIndex - 1 && e.Status == TableEntities.Conflict)
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex < rosterIndex && e.Status == TableEntities.Conflict)
             {
                 return false;
             }
