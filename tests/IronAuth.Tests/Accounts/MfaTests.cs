@@ -25,9 +25,10 @@ public abstract class MfaTests(string store) : IAsyncLifetime
     private Task<HttpResponseMessage> VerifyAsync(string mfaToken, string code) =>
         server.Client.PostAsJsonAsync("api/auth/mfa/verify", new { mfa_token = mfaToken, code });
 
-    private async Task<string> MfaTokenAsync(string username, string password)
+    private async Task<string> MfaTokenAsync(string username, string password, TestServer? through = null)
     {
-        var body = await (await LoginAsync(username, password)).AssertProblemAsync(HttpStatusCode.Unauthorized, "mfa_required");
+        var login = await (through ?? server).Client.PostAsJsonAsync("api/auth/login", new { username, password });
+        var body = await login.AssertProblemAsync(HttpStatusCode.Unauthorized, "mfa_required");
         Assert.Null(body["access_token"]);
         return body["mfa_token"]!.GetValue<string>();
     }
@@ -125,6 +126,39 @@ public abstract class MfaTests(string store) : IAsyncLifetime
         Assert.Equal(Rfc6238.Base32(secret), await secrets.UnprotectAsync(userId, stored.ProtectedSecret));
         // Copied onto another user's row it does not decrypt (the user id is the associated data).
         Assert.Null(await secrets.UnprotectAsync(userId + "x", stored.ProtectedSecret));
+    }
+
+    [Fact]
+    public async Task One_code_presented_at_once_by_many_pending_sign_ins_completes_exactly_one()
+    {
+        var (username, password, _, secret, recovery) = await EnrolledUserAsync();
+        // Every pending sign-in counts toward the lockout until a code clears it: this many need a higher limit.
+        var lenientSettings = new Dictionary<string, string?> { ["IronAuth:Login:MaxFailures"] = "50" };
+        await using var lenient = await TestServer.StartAsync(server.Store, lenientSettings, server.Time);
+        await using var other = await TestServer.StartAsync(server.Store, lenientSettings, server.Time);
+        var pending = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            pending.Add(await MfaTokenAsync(username, password, lenient));
+        }
+
+        var code = Code(secret);
+        var clients = new[] { lenient.Client, other.Client };
+        var answers = await Task.WhenAll(pending.Select((token, i) =>
+            clients[i % 2].PostAsJsonAsync("api/auth/mfa/verify", new { mfa_token = token, code })));
+
+        Assert.Single(answers, a => a.StatusCode == HttpStatusCode.OK);
+        Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.OK), a => Assert.Equal(HttpStatusCode.Unauthorized, a.StatusCode));
+        // The same for a recovery code.
+        pending.Clear();
+        for (var i = 0; i < 4; i++)
+        {
+            pending.Add(await MfaTokenAsync(username, password, lenient));
+        }
+
+        var recovered = await Task.WhenAll(pending.Select((token, i) =>
+            clients[i % 2].PostAsJsonAsync("api/auth/mfa/verify", new { mfa_token = token, code = recovery[0] })));
+        Assert.Single(recovered, a => a.StatusCode == HttpStatusCode.OK);
     }
 
     [Fact]
