@@ -94,6 +94,36 @@ public sealed class EmailTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Smtp_authenticates_with_the_configured_username_and_password()
+    {
+        await using var guarded = await SmtpInbox.StartAsync(("mailer", "s3cret-relay-pass"));
+        var right = guarded.Settings;
+        right["IronAuth:Email:Smtp:Username"] = "mailer";
+        right["IronAuth:Email:Smtp:Password"] = "s3cret-relay-pass";
+        var wrong = guarded.Settings;
+        wrong["IronAuth:Email:Smtp:Username"] = "mailer";
+        wrong["IronAuth:Email:Smtp:Password"] = "not-the-pass";
+        wrong["IronAuth:Email:MaxSendAttempts"] = "2";
+        await using var withRight = Services(right);
+        await using var withWrong = Services(wrong);
+        var refusedTo = NewAddress();
+        var acceptedTo = NewAddress();
+
+        var refusing = withWrong.GetRequiredService<EmailOutbox>();
+        await refusing.StartAsync(default);
+        Assert.True(refusing.TryEnqueue(new EmailMessage(refusedTo, "test", "Refused", "body", "<p>body</p>")));
+        await refusing.StopAsync(default); // Drains: both attempts failed at AUTH.
+        var accepting = withRight.GetRequiredService<EmailOutbox>();
+        await accepting.StartAsync(default);
+        Assert.True(accepting.TryEnqueue(new EmailMessage(acceptedTo, "test", "Accepted", "body", "<p>body</p>")));
+
+        Assert.Equal("Accepted", (await guarded.NextAsync(acceptedTo)).Subject);
+        Assert.False(guarded.HasMessageFor(refusedTo));
+        Assert.Equal(1, guarded.Deliveries);
+        await accepting.StopAsync(default);
+    }
+
+    [Fact]
     public async Task A_full_queue_refuses_instead_of_blocking()
     {
         var settings = inbox.Settings;

@@ -43,15 +43,23 @@ public sealed partial class SmtpInbox : IAsyncDisposable
         ["IronAuth:Email:RetryDelay"] = "00:00:00.050",
     };
 
-    public static async Task<SmtpInbox> StartAsync()
+    /// <summary>Starts the server; with <paramref name="credentials"/>, it takes mail only after AUTH with them.</summary>
+    public static async Task<SmtpInbox> StartAsync((string User, string Password)? credentials = null)
     {
         var inbox = new SmtpInbox { Port = Azurite.FreePort() };
         var options = new SmtpServerOptionsBuilder()
             .ServerName("smtp.ironauth.test")
-            .Endpoint(b => b.Endpoint(new IPEndPoint(IPAddress.Loopback, inbox.Port)))
+            .Endpoint(b => b.Endpoint(new IPEndPoint(IPAddress.Loopback, inbox.Port))
+                // Plain text on loopback only, as the tests run it; a real relay would offer STARTTLS.
+                .AuthenticationRequired(credentials is not null).AllowUnsecureAuthentication(credentials is not null))
             .Build();
         var services = new SmtpServer.ComponentModel.ServiceProvider();
         services.Add(new Store(inbox));
+        if (credentials is { } expected)
+        {
+            services.Add(new SmtpServer.Authentication.DelegatingUserAuthenticator((user, password) => (user, password) == expected));
+        }
+
         inbox.server = new SmtpServer.SmtpServer(options, services);
         inbox.running = inbox.server.StartAsync(inbox.stop.Token);
         await inbox.WaitUntilListeningAsync();
