@@ -63,6 +63,51 @@ param jwtAudience string = 'ironauth'
 @description('NCRONTAB schedule of the maintenance job (six fields, seconds first): IronAuth:Maintenance:Schedule.')
 param maintenanceSchedule string = '0 */5 * * * *'
 
+// ---- Accounts (issue 16): email, self-service registration, TOTP encryption key ----
+@description('SMTP server IronAuth sends mail through (IronAuth:Email:Smtp:Host). Empty: no email, and registration must stay off.')
+param smtpHost string = ''
+
+@description('SMTP port (IronAuth:Email:Smtp:Port).')
+@minValue(1)
+@maxValue(65535)
+param smtpPort int = 587
+
+@description('How the SMTP connection is secured (IronAuth:Email:Smtp:Security).')
+@allowed([
+  'Auto'
+  'StartTls'
+  'SslOnConnect'
+  'None'
+])
+param smtpSecurity string = 'Auto'
+
+@description('SMTP user name (IronAuth:Email:Smtp:Username). Empty: no authentication, and no password setting.')
+param smtpUsername string = ''
+
+@description('Name of the Key Vault secret holding the SMTP password.')
+param smtpPasswordSecretName string = 'ironauth-smtp-password'
+
+@description('SMTP password, stored in Key Vault and referenced from the app setting (never an app setting value itself). Empty: the secret is left alone (set it with az keyvault secret set).')
+@secure()
+param smtpPassword string = ''
+
+@description('From address of the mail IronAuth sends (IronAuth:Email:From), e.g. Acme <no-reply@acme.example>.')
+param emailFrom string = ''
+
+@description('Self-service sign-up, email verification and reset by email (IronAuth:Registration:Enabled). Needs smtpHost and emailFrom.')
+param registrationEnabled bool = false
+
+@description('Name of the Key Vault secret holding the key TOTP secrets are encrypted under.')
+param mfaEncryptionKeySecretName string = 'ironauth-mfa-encryption-key'
+
+@description('Base64 of 32 random bytes (openssl rand -base64 32) that TOTP secrets are encrypted under, stored in Key Vault. Empty: the secret is left alone; the app setting references it only when useMfaEncryptionKey is true.')
+@secure()
+param mfaEncryptionKey string = ''
+
+@description('Reference the TOTP encryption key secret from IronAuth:Mfa:EncryptionKey (set it in Key Vault first). Recommended wherever signing keys rotate (docs/accounts.md).')
+param useMfaEncryptionKey bool = false
+// ---- end Accounts ----
+
 var token = uniqueString(resourceGroup().id)
 var functionAppName = 'func-${appName}-${token}'
 var deploymentContainerName = 'app-package'
@@ -99,6 +144,10 @@ module keyVault 'modules/keyvault.bicep' = {
     keyVaultName: keyVaultName
     signingKeySecretName: signingKeySecretName
     signingKeyPem: signingKeyPem
+    smtpPasswordSecretName: smtpPasswordSecretName
+    smtpPassword: smtpPassword
+    mfaEncryptionKeySecretName: mfaEncryptionKeySecretName
+    mfaEncryptionKey: mfaEncryptionKey
     softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
     tags: tags
   }
@@ -159,6 +208,17 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
     IronAuth__Jwt__Issuer: issuer
     IronAuth__Jwt__Audience: jwtAudience
     IronAuth__Maintenance__Schedule: maintenanceSchedule
+    // ---- Accounts (issue 16) ----
+    IronAuth__Email__Smtp__Host: smtpHost
+    IronAuth__Email__Smtp__Port: string(smtpPort)
+    IronAuth__Email__Smtp__Security: smtpSecurity
+    IronAuth__Email__Smtp__Username: smtpUsername
+    // A Key Vault reference, never the password itself; none without a user name (IronAuth wants both or neither).
+    IronAuth__Email__Smtp__Password: empty(smtpUsername) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.smtpSecretUri})'
+    IronAuth__Email__From: emailFrom
+    IronAuth__Registration__Enabled: registrationEnabled ? 'true' : 'false'
+    IronAuth__Mfa__EncryptionKey: useMfaEncryptionKey ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.mfaEncryptionKeySecretUri})' : ''
+    // ---- end Accounts ----
   }
   // (functionApp is a dependency already: the issuer reads its host name.)
   dependsOn: [

@@ -15,3 +15,13 @@ param maintenanceSchedule = '0 */5 * * * *'
 // Read from the environment so the key never sits in a file: export IRONAUTH_JWT_SIGNING_KEY="$(cat key.pem)"
 // before deploying. Unset, the secret is left alone (set it with az keyvault secret set; docs/deploy.md).
 param signingKeyPem = readEnvironmentVariable('IRONAUTH_JWT_SIGNING_KEY', '')
+
+// Email and self-service accounts (docs/accounts.md). The SMTP password and the TOTP encryption key come from
+// the environment too and go to Key Vault; the app settings only reference them.
+param smtpHost = ''
+param smtpUsername = ''
+param emailFrom = ''
+param registrationEnabled = false
+param smtpPassword = readEnvironmentVariable('IRONAUTH_SMTP_PASSWORD', '')
+param mfaEncryptionKey = readEnvironmentVariable('IRONAUTH_MFA_ENCRYPTION_KEY', '')
+param useMfaEncryptionKey = false

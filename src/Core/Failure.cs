@@ -21,6 +21,9 @@ public sealed record Failure(FailureKind Kind, string Code, string Detail)
     /// <summary>When set, the caller may try again after this long.</summary>
     public TimeSpan? RetryAfter { get; init; }
 
+    /// <summary>Members the problem body carries beside <c>code</c> (e.g. the <c>mfa_token</c> of <c>mfa_required</c>).</summary>
+    public IReadOnlyDictionary<string, string>? Extensions { get; init; }
+
     public static Failure Validation(string detail) => new(FailureKind.Validation, "validation_failed", detail);
 
     public static Failure NotFound(string what) => new(FailureKind.NotFound, "not_found", $"{what} was not found.");

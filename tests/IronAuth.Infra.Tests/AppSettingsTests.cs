@@ -110,3 +110,56 @@ public sealed class AppSettingsTests(CompiledInfra infra)
         Assert.Contains("[resourceId('Microsoft.Resources/deployments', 'functionapp')]", dependsOn);
     }
 }
+
+// ---- Accounts (issue 16) ----
+[Collection(InfraCollection.Name)]
+public sealed class AccountSettingsTests(CompiledInfra infra)
+{
+    private JsonObject Settings => infra.Template.OfType("Microsoft.Web/sites/config").Single(c => c.ChildName == "appsettings").Properties;
+
+    private JsonNode? Parameter(string name) => infra.Template.Root["parameters"]?[name];
+
+    [Fact]
+    public void Smtp_password_setting_is_a_key_vault_reference_and_never_the_password()
+    {
+        Assert.Equal(
+            "[if(empty(parameters('smtpUsername')), '', format('@Microsoft.KeyVault(SecretUri={0})', reference(resourceId('Microsoft.Resources/deployments', 'keyvault'), '2025-04-01').outputs.smtpSecretUri.value))]",
+            (string?)Settings["IronAuth__Email__Smtp__Password"]);
+        Assert.DoesNotContain(Settings, s => s.Value?.ToJsonString().Contains("parameters('smtpPassword')", StringComparison.Ordinal) == true);
+        var secretUri = (string?)infra.Template.ModuleTemplate("keyvault")["outputs"]?["smtpSecretUri"]?["value"];
+        Assert.Equal(
+            "[format('{0}secrets/{1}/', reference(resourceId('Microsoft.KeyVault/vaults', parameters('keyVaultName')), '2024-11-01').vaultUri, parameters('smtpPasswordSecretName'))]",
+            secretUri);
+    }
+
+    [Fact]
+    public void Smtp_password_parameter_is_secure_optional_and_written_to_key_vault_only_when_given()
+    {
+        Assert.Equal("securestring", (string?)Parameter("smtpPassword")?["type"]);
+        Assert.Equal("", (string?)Parameter("smtpPassword")?["defaultValue"]);
+        var secret = infra.Template.OfType("Microsoft.KeyVault/vaults/secrets").Single(s => s.Node["condition"]?.ToString().Contains("smtpPassword", StringComparison.Ordinal) == true);
+        Assert.Equal("[not(empty(parameters('smtpPassword')))]", (string?)secret.Node["condition"]);
+        Assert.Equal("[parameters('smtpPassword')]", (string?)secret.Properties["value"]);
+    }
+
+    [Fact]
+    public void Email_and_registration_settings_come_from_parameters_and_registration_is_off_by_default()
+    {
+        Assert.Equal("[parameters('smtpHost')]", (string?)Settings["IronAuth__Email__Smtp__Host"]);
+        Assert.Equal("[string(parameters('smtpPort'))]", (string?)Settings["IronAuth__Email__Smtp__Port"]);
+        Assert.Equal("[parameters('emailFrom')]", (string?)Settings["IronAuth__Email__From"]);
+        Assert.Equal("[if(parameters('registrationEnabled'), 'true', 'false')]", (string?)Settings["IronAuth__Registration__Enabled"]);
+        Assert.False((bool?)Parameter("registrationEnabled")?["defaultValue"]);
+        Assert.Equal(587, (int?)Parameter("smtpPort")?["defaultValue"]);
+    }
+
+    [Fact]
+    public void Mfa_encryption_key_is_a_key_vault_reference_when_used()
+    {
+        Assert.Equal("securestring", (string?)Parameter("mfaEncryptionKey")?["type"]);
+        Assert.Equal(
+            "[if(parameters('useMfaEncryptionKey'), format('@Microsoft.KeyVault(SecretUri={0})', reference(resourceId('Microsoft.Resources/deployments', 'keyvault'), '2025-04-01').outputs.mfaEncryptionKeySecretUri.value), '')]",
+            (string?)Settings["IronAuth__Mfa__EncryptionKey"]);
+    }
+}
+// ---- end Accounts ----

@@ -1,4 +1,4 @@
-// Key Vault holding the JWT signing key. RBAC decides who may read it (no access policies), and soft
+// Key Vault holding the JWT signing key, and the SMTP password and TOTP encryption key when used. RBAC decides who may read it (no access policies), and soft
 // delete with purge protection means a deleted key can be recovered and cannot be destroyed early.
 
 @description('Azure region for the vault.')
@@ -15,6 +15,20 @@ param signingKeySecretName string
 @description('PEM private key to store as the signing key secret. Empty: the secret is not written here; set it afterwards with `az keyvault secret set` (see docs/deploy.md).')
 @secure()
 param signingKeyPem string
+
+@description('Name of the secret that holds the SMTP password (IronAuth:Email:Smtp:Password).')
+param smtpPasswordSecretName string
+
+@description('SMTP password to store. Empty: the secret is not written here; set it afterwards with `az keyvault secret set` (docs/deploy.md).')
+@secure()
+param smtpPassword string
+
+@description('Name of the secret that holds the key TOTP secrets are encrypted under (IronAuth:Mfa:EncryptionKey).')
+param mfaEncryptionKeySecretName string
+
+@description('Base64 of 32 random bytes to store as the TOTP encryption key. Empty: the secret is not written here.')
+@secure()
+param mfaEncryptionKey string
 
 @description('Days a deleted vault or secret stays recoverable.')
 @minValue(7)
@@ -56,6 +70,27 @@ resource signingKeySecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (!
   }
 }
 
+// Like the signing key: written only when a value is supplied.
+resource smtpPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (!empty(smtpPassword)) {
+  parent: vault
+  name: smtpPasswordSecretName
+  properties: {
+    value: smtpPassword
+    contentType: 'text/plain'
+  }
+}
+
+resource mfaEncryptionKeySecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (!empty(mfaEncryptionKey)) {
+  parent: vault
+  name: mfaEncryptionKeySecretName
+  properties: {
+    value: mfaEncryptionKey
+    contentType: 'application/octet-stream;base64'
+  }
+}
+
 output keyVaultName string = vault.name
 // Versionless, so the app picks up a rotated key (App Service re-reads references within 24 hours or on restart).
 output signingKeySecretUri string = '${vault.properties.vaultUri}secrets/${signingKeySecretName}/'
+output smtpSecretUri string = '${vault.properties.vaultUri}secrets/${smtpPasswordSecretName}/'
+output mfaEncryptionKeySecretUri string = '${vault.properties.vaultUri}secrets/${mfaEncryptionKeySecretName}/'

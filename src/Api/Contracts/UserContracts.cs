@@ -82,11 +82,12 @@ public sealed record UserResponse(
     string? StatusReason,
     DateTimeOffset? LockedUntil,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt)
+    DateTimeOffset UpdatedAt,
+    bool EmailVerified)
 {
     public static UserResponse From(User user) => new(
         user.Id, user.Username, user.Email, user.DisplayName, user.Role.ToWire(), user.Status.ToWire(), user.StatusReason,
-        user.LockedUntil, user.CreatedAt, user.UpdatedAt);
+        user.LockedUntil, user.CreatedAt, user.UpdatedAt, user.IsEmailVerified);
 }
 
 public sealed record PageResponse<T>(IReadOnlyList<T> Items, string? NextCursor);

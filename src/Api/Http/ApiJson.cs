@@ -65,4 +65,14 @@ public static class ApiJson
 [JsonSerializable(typeof(PageResponse<UserResponse>))]
 [JsonSerializable(typeof(PageResponse<ApiTokenResponse>))]
 [JsonSerializable(typeof(PageResponse<AuditEntryResponse>))]
+// ---- Accounts (issue 16) ----
+[JsonSerializable(typeof(RegisterRequest))]
+[JsonSerializable(typeof(VerifyEmailRequest))]
+[JsonSerializable(typeof(EmailRequest))]
+[JsonSerializable(typeof(MfaCodeRequest))]
+[JsonSerializable(typeof(MfaVerifyRequest))]
+[JsonSerializable(typeof(TotpSetupResponse))]
+[JsonSerializable(typeof(RecoveryCodesResponse))]
+[JsonSerializable(typeof(FederatedSignInRequest))]
+// ---- end Accounts ----
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

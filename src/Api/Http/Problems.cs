@@ -28,7 +28,7 @@ public static class Problems
             context.Response.Headers.WWWAuthenticate = $"Bearer error=\"insufficient_scope\", error_description=\"{failure.Detail}\"";
         }
 
-        return Create(status, failure.Code, failure.Detail);
+        return failure.Extensions is null ? Create(status, failure.Code, failure.Detail) : Create(status, failure.Code, failure.Detail, failure.Extensions);
     }
 
     /// <summary>The failure's Retry-After, if it has one, in whole seconds rounded up (never 0: "now" would invite a spin).</summary>
@@ -46,6 +46,13 @@ public static class Problems
             statusCode: status,
             title: TitleOf(status),
             extensions: new Dictionary<string, object?> { ["code"] = code });
+
+    private static IResult Create(int status, string code, string detail, IReadOnlyDictionary<string, string> extensions) =>
+        TypedResults.Problem(
+            detail: detail,
+            statusCode: status,
+            title: TitleOf(status),
+            extensions: extensions.Select(e => KeyValuePair.Create(e.Key, (object?)e.Value)).Append(KeyValuePair.Create("code", (object?)code)).ToDictionary());
 
     public static IResult Validation(string detail) => Create(StatusCodes.Status400BadRequest, "validation_failed", detail);
 

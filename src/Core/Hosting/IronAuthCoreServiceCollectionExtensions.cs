@@ -1,9 +1,12 @@
+using IronAuth.Core.Accounts;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Federation;
 using IronAuth.Core.Hosting;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Maintenance;
+using IronAuth.Core.Mfa;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
@@ -48,6 +51,9 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<MaintenanceJob>();
         services.TryAddSingleton<Readiness>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
+        // ---- Accounts (issue 16): email, sign-up and verification, two-factor, federated sign-in ----
+        services.AddIronAuthAccounts();
+        // ---- end Accounts ----
         return services;
     }
 
@@ -93,6 +99,11 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<SqliteMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
+        // ---- Accounts (issue 16) ----
+        services.TryAddSingleton<IEmailCodeStore, SqliteEmailCodeStore>();
+        services.TryAddSingleton<IMfaStore, SqliteMfaStore>();
+        services.TryAddSingleton<IFederatedIdentityStore, SqliteFederatedIdentityStore>();
+        // ---- end Accounts ----
         return services;
     }
 }

@@ -56,8 +56,12 @@ public sealed partial class PasswordAttempts(
     /// <c>rate_limited</c>, <see cref="PasswordHasher.Busy"/>, or <paramref name="mismatch"/> for a wrong password (or
     /// a user deleted meanwhile). Failed attempts are audited as <paramref name="failedAction"/> by <paramref name="actor"/>.
     /// </summary>
+    /// <param name="clearOnMatch">
+    /// False when a right password is only half of the proof (two-factor sign-in): the attempt then stays counted until
+    /// the second factor clears it, so a guesser who has the password cannot reset the count between wrong codes.
+    /// </param>
     public async Task<Result<PasswordMatch>> CheckAsync(
-        User user, string password, Actor actor, string failedAction, Failure mismatch, CancellationToken cancellationToken)
+        User user, string password, Actor actor, string failedAction, Failure mismatch, CancellationToken cancellationToken, bool clearOnMatch = true)
     {
         var login = options.Value.Login;
         var readAt = time.GetUtcNow();
@@ -108,7 +112,7 @@ public sealed partial class PasswordAttempts(
         }
 
         var needsRehash = verdict.Value == PasswordVerdict.MatchNeedsRehash;
-        if (reserved is not { IsActive: true })
+        if (reserved is not { IsActive: true } || !clearOnMatch)
         {
             // A suspended account gains nothing from its password, so the match stays counted: guesses at it stay
             // within one window of MaxFailures even when one of them is right (its 403 says "suspended" no more often).

@@ -1,6 +1,7 @@
 using IronAuth.Core.Audit;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Mfa;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Telemetry;
 using IronAuth.Core.Users;
@@ -24,6 +25,7 @@ public sealed partial class SignInManager(
     AuditPseudonyms pseudonyms,
     CredentialCache cache,
     IronAuthMetrics metrics,
+    MfaManager mfa,
     IOptions<IronAuthOptions> options,
     TimeProvider time,
     ILogger<SignInManager> logger)
@@ -79,6 +81,13 @@ public sealed partial class SignInManager(
         var user = UsernameRules.CheckUsername(username) is null
             ? await users.FindByUsernameAsync(UsernameRules.Normalize(username), cancellationToken)
             : null;
+        // ---- Accounts (issue 16): a username or an email; a username wins when one is both (a different account's
+        // name equal to this address — self-registration refuses such names, only an admin can make one). ----
+        if (user is null && username.Contains('@', StringComparison.Ordinal) && UsernameRules.CheckEmail(username) is null)
+        {
+            user = await users.FindByEmailAsync(EmailAddresses.Normalize(username)!, cancellationToken);
+        }
+        // ---- end Accounts ----
         if (user is { Status: UserStatus.Deleted })
         {
             user = null;
@@ -97,7 +106,10 @@ public sealed partial class SignInManager(
         }
 
         var actor = Actor.Anonymous(clientIp);
-        var checkedPassword = await attempts.CheckAsync(user, password, actor, AuditActions.LoginFailed, InvalidCredentials, cancellationToken);
+        // ---- Accounts (issue 16): with two-factor on, a right password leaves its attempt counted (see CheckAsync). ----
+        var mfaEnabled = await mfa.IsEnabledAsync(user.Id, cancellationToken);
+        var checkedPassword = await attempts.CheckAsync(
+            user, password, actor, AuditActions.LoginFailed, InvalidCredentials, cancellationToken, clearOnMatch: !mfaEnabled);
         if (checkedPassword.Failure is { } failure)
         {
             return failure;
@@ -111,6 +123,25 @@ public sealed partial class SignInManager(
             await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "suspended"));
             return new Failure(FailureKind.Forbidden, "account_suspended", "This account is suspended.");
         }
+
+        // ---- Accounts (issue 16) ----
+        if (user is { EmailVerificationRequired: true, IsEmailVerified: false })
+        {
+            // Like "suspended", said only to someone who has just proved the password.
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "email_unverified"));
+            return new Failure(FailureKind.Forbidden, "email_unverified", "Verify this account's email address before signing in.");
+        }
+
+        if (mfaEnabled)
+        {
+            // The password was right, but it is only half: no tokens, a single-use mfa_token for POST /auth/mfa/verify.
+            var mfaToken = await mfa.IssueChallengeAsync(user, cancellationToken);
+            return new Failure(FailureKind.Unauthorized, "mfa_required", "Two-factor sign-in is on: send a code with the mfa_token to /api/auth/mfa/verify.")
+            {
+                Extensions = new Dictionary<string, string> { ["mfa_token"] = mfaToken },
+            };
+        }
+        // ---- end Accounts ----
 
         if (needsRehash && await hasher.HashAsync(password, cancellationToken) is { } rehash)
         {
@@ -130,6 +161,53 @@ public sealed partial class SignInManager(
         await audit.AppendAboutUserAsync(time, new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId));
         return signIn;
     }
+
+    // ---- Accounts (issue 16) ----
+    /// <summary>
+    /// Signs in a user proved some other way than a password (an ID token from a trusted provider): refused for an
+    /// inactive account, and answered <c>mfa_required</c> like a password when two-factor sign-in is on.
+    /// </summary>
+    public async Task<Result<SignIn>> SignInVerifiedAsync(User user, string method, string? clientIp, CancellationToken cancellationToken)
+    {
+        var actor = new Actor(user.Id, user.Username, clientIp);
+        if (!user.IsActive)
+        {
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginFailed, user.Id, ("reason", "suspended"), ("method", method));
+            return new Failure(FailureKind.Forbidden, "account_suspended", "This account is suspended.");
+        }
+
+        if (await mfa.IsEnabledAsync(user.Id, cancellationToken))
+        {
+            var mfaToken = await mfa.IssueChallengeAsync(user, cancellationToken);
+            return new Failure(FailureKind.Unauthorized, "mfa_required", "Two-factor sign-in is on: send a code with the mfa_token to /api/auth/mfa/verify.")
+            {
+                Extensions = new Dictionary<string, string> { ["mfa_token"] = mfaToken },
+            };
+        }
+
+        var signIn = await StartSessionAsync(user, cancellationToken);
+        await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId), ("method", method));
+        metrics.Login(LoginOutcome.Succeeded);
+        return signIn;
+    }
+
+    /// <summary>Completes a sign-in that answered <c>mfa_required</c>, with a TOTP or recovery code (<see cref="MfaManager.CompleteAsync"/>).</summary>
+    public async Task<Result<SignIn>> CompleteMfaAsync(string mfaToken, string code, string? clientIp, CancellationToken cancellationToken)
+    {
+        var completed = await mfa.CompleteAsync(mfaToken, code, clientIp, cancellationToken);
+        if (completed.Failure is { } failure)
+        {
+            return failure;
+        }
+
+        var user = completed.Value!;
+        var signIn = await StartSessionAsync(user, cancellationToken);
+        await audit.AppendAboutUserAsync(
+            time, new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId), ("mfa", "true"));
+        metrics.Login(LoginOutcome.Succeeded);
+        return signIn;
+    }
+    // ---- end Accounts ----
 
     private async Task<Result<SignIn>> RotateAsync(string refreshToken, string? clientIp, CancellationToken cancellationToken)
     {

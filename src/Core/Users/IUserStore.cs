@@ -10,17 +10,23 @@ public enum WriteOutcome
 
     /// <summary>The write would have left no active admin, so nothing was written.</summary>
     LastAdmin,
+
+    /// <summary>The new email belongs to another user (compared case-insensitively), so nothing was written.</summary>
+    EmailTaken,
 }
 
 /// <summary>User accounts.</summary>
 public interface IUserStore
 {
-    /// <summary>Adds a user; false (nothing written) when the normalized username is taken.</summary>
+    /// <summary>Adds a user; false (nothing written) when the normalized username or the normalized email is taken.</summary>
     Task<bool> CreateAsync(User user, CancellationToken cancellationToken);
 
     Task<User?> FindByIdAsync(string id, CancellationToken cancellationToken);
 
     Task<User?> FindByUsernameAsync(string normalizedUsername, CancellationToken cancellationToken);
+
+    /// <summary>The user whose email, normalized, is <paramref name="normalizedEmail"/> (<see cref="EmailAddresses.Normalize"/>).</summary>
+    Task<User?> FindByEmailAsync(string normalizedEmail, CancellationToken cancellationToken);
 
     Task<bool> AnyAsync(CancellationToken cancellationToken);
 

@@ -11,6 +11,17 @@ public sealed record User
 
     public string? Email { get; init; }
 
+    /// <summary>The form emails are unique in (case-insensitively); null without an email.</summary>
+    public string? NormalizedEmail => EmailAddresses.Normalize(Email);
+
+    /// <summary>When the owner proved the email is theirs (an emailed code); null when never, or since it changed.</summary>
+    public DateTimeOffset? EmailVerifiedAt { get; init; }
+
+    /// <summary>The account may not sign in until its email is verified (self-registered accounts).</summary>
+    public bool EmailVerificationRequired { get; init; }
+
+    public bool IsEmailVerified => Email is not null && EmailVerifiedAt is not null;
+
     public string? DisplayName { get; init; }
 
     public required Role Role { get; init; }

@@ -8,7 +8,10 @@ using Microsoft.Extensions.Options;
 
 namespace IronAuth.Core.Users;
 
-public sealed record NewUser(string Username, string Password, Role Role, string? Email = null, string? DisplayName = null);
+/// <param name="RequireVerifiedEmail">The account cannot sign in until its email is verified (self-registration).</param>
+/// <param name="Id">The id to create the user under (federated sign-in claims it first); a new one when null.</param>
+public sealed record NewUser(
+    string Username, string Password, Role Role, string? Email = null, string? DisplayName = null, bool RequireVerifiedEmail = false, string? Id = null);
 
 /// <summary>A profile change: a field that is not <c>Set</c> stays as it is; set to null, it is cleared.</summary>
 public sealed record ProfileChange(bool EmailSet, string? Email, bool DisplayNameSet, string? DisplayName);
@@ -60,7 +63,7 @@ public sealed class UserManager(
         var now = time.GetUtcNow();
         var user = new User
         {
-            Id = Ids.New(time),
+            Id = request.Id ?? Ids.New(time),
             Username = request.Username,
             Email = request.Email,
             DisplayName = request.DisplayName,
@@ -68,10 +71,14 @@ public sealed class UserManager(
             PasswordHash = hash,
             CreatedAt = now,
             UpdatedAt = now,
+            EmailVerificationRequired = request.RequireVerifiedEmail,
         };
         if (!await users.CreateAsync(user, cancellationToken))
         {
-            return Failure.Conflict("username_taken", $"The username '{request.Username}' is already taken.");
+            // The store refuses a taken username or email alike; which one it was is read back (either way nothing was written).
+            return await users.FindByUsernameAsync(user.NormalizedUsername, cancellationToken) is not null || user.NormalizedEmail is null
+                ? Failure.Conflict("username_taken", $"The username '{request.Username}' is already taken.")
+                : Failure.Conflict("email_taken", "Another account already uses this email address.");
         }
 
         await audit.AppendAboutUserAsync(time, actor, AuditActions.UserCreated, user.Id, ("username", user.Username), ("role", user.Role.ToWire()));
@@ -99,10 +106,16 @@ public sealed class UserManager(
             return invalid;
         }
 
-        var result = await ChangeAsync(id, user => user with
+        var result = await ChangeAsync(id, user =>
         {
-            Email = change.EmailSet ? change.Email : user.Email,
-            DisplayName = change.DisplayNameSet ? change.DisplayName : user.DisplayName,
+            var email = change.EmailSet ? change.Email : user.Email;
+            return user with
+            {
+                Email = email,
+                // A new address has not been proved by anyone yet.
+                EmailVerifiedAt = EmailAddresses.Normalize(email) == user.NormalizedEmail ? user.EmailVerifiedAt : null,
+                DisplayName = change.DisplayNameSet ? change.DisplayName : user.DisplayName,
+            };
         }, cancellationToken);
         if (result.Succeeded)
         {

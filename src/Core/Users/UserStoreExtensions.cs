@@ -57,6 +57,8 @@ public static class UserStoreExtensions
                     return await store.FindByIdAsync(id, cancellationToken) ?? next;
                 case WriteOutcome.LastAdmin:
                     return Failure.Conflict("last_admin", "This is the last active admin; promote another admin first.");
+                case WriteOutcome.EmailTaken:
+                    return Failure.Conflict("email_taken", "Another account already uses this email address.");
             }
         }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using IronAuth.Api.Contracts;
 using IronAuth.Core;
+using IronAuth.Core.Mfa;
 using IronAuth.Core.Users;
 
 namespace IronAuth.Server.Cli;
@@ -20,6 +21,9 @@ internal static class UsersCommands
         SimpleCommand(cli, "delete", "Delete a user: it can no longer sign in and its sessions end.", (users, id, ct) => users.DeleteAsync(Actor.LocalOperator, id, ct), "Deleted"),
         SetRoleCommand(cli),
         ResetPasswordCommand(cli),
+        // ---- Accounts (issue 16) ----
+        ResetMfaCommand(cli),
+        // ---- end Accounts ----
     };
 
     private static Argument<string> UserArgument() => new("user") { Description = "The user's username or id." };
@@ -146,6 +150,19 @@ internal static class UsersCommands
         var user = UserArgument();
         return WithUserAction(cli, new Command(name, description) { user }, user, (session, _, id, ct) => change(session.Users, id, ct), done);
     }
+
+    // ---- Accounts (issue 16) ----
+    private static Command ResetMfaCommand(CliContext cli)
+    {
+        var user = UserArgument();
+        return WithUserAction(
+            cli,
+            new Command("reset-mfa", "Turn a user's two-factor sign-in off (a lost authenticator and no recovery codes).") { user },
+            user,
+            (session, _, id, ct) => session.Services.GetRequiredService<MfaManager>().ResetAsync(Actor.LocalOperator, id, ct),
+            "Turned two-factor sign-in off for");
+    }
+    // ---- end Accounts ----
 
     private static Command SetRoleCommand(CliContext cli)
     {

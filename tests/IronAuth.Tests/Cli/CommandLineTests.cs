@@ -37,6 +37,8 @@ public sealed class CommandLineTests : IDisposable
     [InlineData("serve /IronAuth:Jwt:SigningKey hunter2-key", "IronAuth__Jwt__SigningKey")]
     [InlineData("serve --IronAuth:Jwt:PreviousSigningKeys:0=hunter2-key", "IronAuth__Jwt__PreviousSigningKeys__0")]
     [InlineData("serve --tables-connection-string DefaultEndpointsProtocol=https;AccountName=a;AccountKey=hunter2", "IronAuth__Tables__ConnectionString")]
+    [InlineData("serve --IronAuth:Email:Smtp:Password=hunter2-smtp", "IronAuth__Email__Smtp__Password")]
+    [InlineData("serve --IronAuth:Mfa:EncryptionKey hunter2-key", "IronAuth__Mfa__EncryptionKey")]
     public async Task Serve_refuses_secrets_on_the_command_line_and_names_the_variable_to_use(string commandLine, string variable)
     {
         var result = await cli.RunAsync(commandLine.Split(' '));

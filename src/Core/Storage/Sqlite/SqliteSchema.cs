@@ -139,5 +139,61 @@ internal static class SqliteSchema
         ALTER TABLE signing_keys ADD COLUMN deactivated_at INTEGER;
         ALTER TABLE signing_keys ADD COLUMN retired_at INTEGER;
         """,
+        // ---- Accounts (issue 16): unique emails, email verification, emailed codes, TOTP two-factor, federated identities. ----
+        // Emails were not unique before: only the oldest account with an address is indexed (and so found by email);
+        // the others keep their email unindexed until it changes. email_codes holds one code per address, as a keyed
+        // digest, with its failed tries.
+        """
+        ALTER TABLE users ADD COLUMN normalized_email TEXT;
+        ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
+        ALTER TABLE users ADD COLUMN email_verification_required INTEGER NOT NULL DEFAULT 0;
+        UPDATE users SET normalized_email = lower(trim(email))
+        WHERE email IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM users older WHERE older.email IS NOT NULL AND lower(trim(older.email)) = lower(trim(users.email)) AND older.id < users.id);
+        CREATE UNIQUE INDEX ux_users_normalized_email ON users (normalized_email) WHERE normalized_email IS NOT NULL;
+
+        CREATE TABLE email_codes (
+            normalized_email TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            digest BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            spent_at INTEGER
+        ) WITHOUT ROWID;
+
+        CREATE TABLE mfa_totp (
+            user_id TEXT PRIMARY KEY,
+            secret TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            confirmed_at INTEGER,
+            last_step INTEGER NOT NULL DEFAULT -1
+        ) WITHOUT ROWID;
+
+        CREATE TABLE mfa_recovery_codes (
+            user_id TEXT NOT NULL,
+            digest BLOB NOT NULL,
+            spent_at INTEGER,
+            PRIMARY KEY (user_id, digest)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE mfa_challenges (
+            digest BLOB PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            spent_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_mfa_challenges_expires ON mfa_challenges (expires_at);
+
+        CREATE TABLE federated_identities (
+            provider TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (provider, subject)
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_federated_identities_user ON federated_identities (user_id);
+        """,
+        // ---- end Accounts ----
     ];
 }

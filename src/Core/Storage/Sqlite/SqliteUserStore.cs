@@ -5,19 +5,24 @@ namespace IronAuth.Core.Storage.Sqlite;
 
 public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
 {
+    /// <summary>SQLITE_CONSTRAINT_UNIQUE.</summary>
+    private const int SqliteUniqueConstraint = 2067;
+
     private const string Columns =
-        "id, username, email, display_name, role, status, status_reason, password_hash, failed_logins, lockout_count, locked_until, created_at, updated_at, version";
+        "id, username, email, display_name, role, status, status_reason, password_hash, failed_logins, lockout_count, locked_until, created_at, updated_at, version, email_verified_at, email_verification_required";
 
     public async Task<bool> CreateAsync(User user, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
-        // The unique index on normalized_username decides races: the second insert of a name fails.
+        // The unique indexes on normalized_username and normalized_email decide races: the second insert of a name or
+        // an email inserts nothing.
         var inserted = await connection.ExecuteAsync(
             $"""
-            INSERT INTO users ({Columns}, normalized_username)
+            INSERT INTO users ({Columns}, normalized_username, normalized_email)
             VALUES (@id, @username, @email, @display_name, @role, @status, @status_reason, @password_hash, @failed_logins,
-                    @lockout_count, @locked_until, @created_at, @updated_at, @version, @normalized_username)
-            ON CONFLICT (normalized_username) DO NOTHING;
+                    @lockout_count, @locked_until, @created_at, @updated_at, @version, @email_verified_at,
+                    @email_verification_required, @normalized_username, @normalized_email)
+            ON CONFLICT DO NOTHING;
             """,
             cancellationToken,
             Parameters(user with { Version = Ids.NewSecret(12) }));
@@ -35,6 +40,13 @@ public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
         await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.QuerySingleAsync(
             $"SELECT {Columns} FROM users WHERE normalized_username = @name;", Read, cancellationToken, ("@name", normalizedUsername));
+    }
+
+    public async Task<User?> FindByEmailAsync(string normalizedEmail, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.ReadAsync(cancellationToken);
+        return await connection.QuerySingleAsync(
+            $"SELECT {Columns} FROM users WHERE normalized_email = @email;", Read, cancellationToken, ("@email", normalizedEmail));
     }
 
     public async Task<bool> AnyAsync(CancellationToken cancellationToken)
@@ -76,16 +88,30 @@ public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
         }
 
         var parameters = Parameters(user with { Version = Ids.NewSecret(12) }).Append(("@expected", user.Version)).ToArray();
-        var updated = await connection.ExecuteAsync(
-            """
-            UPDATE users SET username = @username, normalized_username = @normalized_username, email = @email,
-                display_name = @display_name, role = @role, status = @status, status_reason = @status_reason,
-                password_hash = @password_hash, failed_logins = @failed_logins, lockout_count = @lockout_count,
-                locked_until = @locked_until, updated_at = @updated_at, version = @version
-            WHERE id = @id AND version = @expected;
-            """,
-            cancellationToken,
-            parameters);
+        int updated;
+        try
+        {
+            // normalized_email is recomputed only when the email changes: an account that shared its email with an
+            // older one before emails were unique (the migration indexed only the oldest) keeps working unindexed.
+            updated = await connection.ExecuteAsync(
+                """
+                UPDATE users SET username = @username, normalized_username = @normalized_username,
+                    normalized_email = CASE WHEN email IS @email THEN normalized_email ELSE @normalized_email END, email = @email,
+                    display_name = @display_name, role = @role, status = @status, status_reason = @status_reason,
+                    password_hash = @password_hash, failed_logins = @failed_logins, lockout_count = @lockout_count,
+                    locked_until = @locked_until, updated_at = @updated_at, version = @version,
+                    email_verified_at = @email_verified_at, email_verification_required = @email_verification_required
+                WHERE id = @id AND version = @expected;
+                """,
+                cancellationToken,
+                parameters);
+        }
+        catch (SqliteException e) when (e.SqliteExtendedErrorCode == SqliteUniqueConstraint)
+        {
+            // Only normalized_email can collide here (usernames never change); the transaction rolls back on dispose.
+            return WriteOutcome.EmailTaken;
+        }
+
         if (updated == 0)
         {
             return WriteOutcome.Conflict;
@@ -112,6 +138,9 @@ public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
         ("@created_at", user.CreatedAt.ToUnixMs()),
         ("@updated_at", user.UpdatedAt.ToUnixMs()),
         ("@version", user.Version),
+        ("@normalized_email", user.NormalizedEmail),
+        ("@email_verified_at", user.EmailVerifiedAt.ToDb()),
+        ("@email_verification_required", user.EmailVerificationRequired ? 1 : 0),
     ];
 
     private static User Read(SqliteDataReader r)
@@ -134,6 +163,8 @@ public sealed class SqliteUserStore(SqliteDatabase database) : IUserStore
             CreatedAt = r.GetTime(11),
             UpdatedAt = r.GetTime(12),
             Version = r.GetString(13),
+            EmailVerifiedAt = r.GetTimeOrNull(14),
+            EmailVerificationRequired = r.GetInt64(15) != 0,
         };
     }
 }

@@ -51,9 +51,20 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
     /// <summary>Named leases (one entity each).</summary>
     public TableClient Leases { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Leases");
 
+    // ---- Accounts (issue 16) ----
+    /// <summary>Emailed verification codes, one entity per address (<see cref="TableEmailCodeStore"/>).</summary>
+    public TableClient EmailCodes { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "EmailCodes");
+
+    /// <summary>TOTP enrolments and recovery codes (a partition per user) and pending two-factor sign-ins (<see cref="TableMfaStore"/>).</summary>
+    public TableClient Mfa { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Mfa");
+
+    /// <summary>Links from an OpenID provider's identity to a user (<see cref="TableFederatedIdentityStore"/>).</summary>
+    public TableClient Identities { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Identities");
+    // ---- end Accounts ----
+
     public string Name => "tables";
 
-    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases];
+    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases, EmailCodes, Mfa, Identities];
 
     public static bool IsValidPrefix(string? prefix) =>
         prefix is { Length: >= 1 and <= MaxPrefixLength } && char.IsAsciiLetter(prefix[0]) && prefix.All(char.IsAsciiLetterOrDigit);

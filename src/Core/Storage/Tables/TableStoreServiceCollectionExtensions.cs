@@ -1,8 +1,11 @@
 using Azure.Data.Tables;
+using IronAuth.Core.Accounts;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
+using IronAuth.Core.Federation;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Maintenance;
+using IronAuth.Core.Mfa;
 using IronAuth.Core.Passwords;
 using IronAuth.Core.Sessions;
 using IronAuth.Core.Signing;
@@ -44,6 +47,11 @@ public static class TableStoreServiceCollectionExtensions
         services.TryAddSingleton<TableMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
+        // ---- Accounts (issue 16) ----
+        services.TryAddSingleton<IEmailCodeStore, TableEmailCodeStore>();
+        services.TryAddSingleton<IMfaStore, TableMfaStore>();
+        services.TryAddSingleton<IFederatedIdentityStore, TableFederatedIdentityStore>();
+        // ---- end Accounts ----
         return services;
     }
 

@@ -12,6 +12,9 @@ namespace IronAuth.Core.Storage.Tables;
 /// race for a username), and a write that changes who is an active admin updates the user and the roster
 /// together, each under its ETag (so two concurrent demotions of the last two admins cannot both commit).
 /// Usernames are fixed at creation (nothing in IronAuth renames a user), so updates leave the index alone.
+/// Emails have an index entry too (<c>email:</c> + the hex SHA-256 of the normalized address), inserted with the
+/// user and moved (delete the old, insert the new) in the same transaction as an update that changes the email,
+/// so the 409 of that insert decides a race for an address.
 /// </summary>
 public sealed class TableUserStore(TableStorage storage) : IUserStore
 {
@@ -19,6 +22,7 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
     private const string UserPrefix = "user:";
     private const string UserPrefixEnd = "user;"; // ':' + 1: the exclusive upper bound of the user rows.
     private const string NamePrefix = "name:";
+    private const string EmailPrefix = "email:";
     private const string RosterKey = "admins";
 
     private TableClient Table => storage.Users;
@@ -30,14 +34,19 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
             throw new ArgumentException("The user's id and username must be usable as table keys.", nameof(user));
         }
 
+        var emailKey = user.NormalizedEmail is { } email ? EmailAddresses.Key(email) : null;
         for (var attempt = 0; ; attempt++)
         {
             var name = new TableEntity(Partition, NamePrefix + user.NormalizedUsername) { ["UserId"] = user.Id };
-            List<TableTransactionAction> actions =
-            [
-                new(TableTransactionActionType.Add, name),
-                new(TableTransactionActionType.Add, ToEntity(user)),
-            ];
+            List<TableTransactionAction> actions = [new(TableTransactionActionType.Add, name)];
+            if (emailKey is not null)
+            {
+                // The email entry's 409 decides a race for an address, as the name entry's does for a username.
+                actions.Add(new(TableTransactionActionType.Add, new TableEntity(Partition, EmailPrefix + emailKey) { ["UserId"] = user.Id }));
+            }
+
+            actions.Add(new(TableTransactionActionType.Add, ToEntity(user, emailKey)));
+            var rosterIndex = actions.Count;
             if (IsActiveAdmin(user))
             {
                 var roster = await ReadRosterAsync(cancellationToken);
@@ -49,11 +58,11 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
                 await Table.SubmitEntityGroupAsync(actions, cancellationToken);
                 return true;
             }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == TableEntities.Conflict)
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex < rosterIndex && e.Status == TableEntities.Conflict)
             {
                 return false;
             }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 2 && IsStale(e) && storage.MayRetry(attempt))
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == rosterIndex && IsStale(e) && storage.MayRetry(attempt))
             {
                 await storage.BackOffAsync("Create admin", attempt, cancellationToken);
             }
@@ -69,6 +78,13 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
         TableEntities.IsKeySafe(normalizedUsername)
         && await Table.FindAsync(Partition, NamePrefix + normalizedUsername, cancellationToken) is { } name
             ? await FindByIdAsync(name.RequiredString("UserId"), cancellationToken)
+            : null;
+
+    public async Task<User?> FindByEmailAsync(string normalizedEmail, CancellationToken cancellationToken) =>
+        await Table.FindAsync(Partition, EmailPrefix + EmailAddresses.Key(normalizedEmail), cancellationToken) is { } entry
+        && await FindByIdAsync(entry.RequiredString("UserId"), cancellationToken) is { } user
+        && user.NormalizedEmail == normalizedEmail
+            ? user
             : null;
 
     public async Task<bool> AnyAsync(CancellationToken cancellationToken)
@@ -125,19 +141,39 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
 
     public async Task<WriteOutcome> UpdateAsync(User user, bool keepAnActiveAdmin, CancellationToken cancellationToken)
     {
-        if (!TryParseVersion(user.Version, out var etag, out var wasActiveAdmin) || !TableEntities.IsKeySafe(user.Id))
+        if (!TryParseVersion(user.Version, out var read) || !TableEntities.IsKeySafe(user.Id))
         {
             return WriteOutcome.Conflict;
         }
 
-        var update = new TableTransactionAction(TableTransactionActionType.UpdateReplace, ToEntity(user), etag);
-        if (!keepAnActiveAdmin && wasActiveAdmin == IsActiveAdmin(user))
+        // The email entry moves only when the email changes: an account from before emails were unique that shares
+        // its address with another keeps working without an entry (see docs/storage.md).
+        var emailKey = read.EmailKey;
+        List<TableTransactionAction> moves = [];
+        var addedEmailIndex = -1;
+        if (user.NormalizedEmail != read.NormalizedEmail)
+        {
+            if (read.EmailKey is { } oldKey)
+            {
+                moves.Add(new(TableTransactionActionType.Delete, new TableEntity(Partition, EmailPrefix + oldKey), ETag.All));
+            }
+
+            emailKey = user.NormalizedEmail is { } email ? EmailAddresses.Key(email) : null;
+            if (emailKey is not null)
+            {
+                addedEmailIndex = 1 + moves.Count;
+                moves.Add(new(TableTransactionActionType.Add, new TableEntity(Partition, EmailPrefix + emailKey) { ["UserId"] = user.Id }));
+            }
+        }
+
+        var update = new TableTransactionAction(TableTransactionActionType.UpdateReplace, ToEntity(user, emailKey), read.ETag);
+        if (!keepAnActiveAdmin && read.WasActiveAdmin == IsActiveAdmin(user) && moves.Count == 0)
         {
             // The common case (lockout counters, profile, password): who is an active admin does not change,
             // so the roster stays right and the user's ETag alone decides. No roster read on the login path.
             try
             {
-                await Table.UpdateEntityAsync(update.Entity, etag, TableUpdateMode.Replace, cancellationToken);
+                await Table.UpdateEntityAsync(update.Entity, read.ETag, TableUpdateMode.Replace, cancellationToken);
                 return WriteOutcome.Written;
             }
             catch (RequestFailedException e) when (IsStale(e))
@@ -146,28 +182,38 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
             }
         }
 
+        var rosterNeeded = keepAnActiveAdmin || read.WasActiveAdmin != IsActiveAdmin(user);
         for (var attempt = 0; ; attempt++)
         {
-            var roster = await ReadRosterAsync(cancellationToken);
-            if (keepAnActiveAdmin && !roster.Ids.Any(id => id != user.Id))
+            List<TableTransactionAction> actions = [update, .. moves];
+            if (rosterNeeded)
             {
-                return WriteOutcome.LastAdmin;
+                var roster = await ReadRosterAsync(cancellationToken);
+                if (keepAnActiveAdmin && !roster.Ids.Any(id => id != user.Id))
+                {
+                    return WriteOutcome.LastAdmin;
+                }
+
+                // The roster is written with the user whenever the rule was asked for, even if its ids stay the
+                // same: its ETag then proves at commit that the "another admin exists" read still holds.
+                actions.Add(roster.Write(IsActiveAdmin(user) ? roster.Ids.Add(user.Id) : roster.Ids.Remove(user.Id)));
             }
 
-            // The roster is written with the user whenever the rule was asked for, even if its ids stay the
-            // same: its ETag then proves at commit that the "another admin exists" read still holds.
-            var ids = IsActiveAdmin(user) ? roster.Ids.Add(user.Id) : roster.Ids.Remove(user.Id);
             try
             {
                 // The user comes first, so a stale user is reported as index 0 even when the roster moved too.
-                await Table.SubmitEntityGroupAsync([update, roster.Write(ids)], cancellationToken);
+                await Table.SubmitEntityGroupAsync(actions, cancellationToken);
                 return WriteOutcome.Written;
             }
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && IsStale(e))
             {
                 return WriteOutcome.Conflict;
             }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 1 && IsStale(e) && storage.MayRetry(attempt))
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == addedEmailIndex && e.Status == TableEntities.Conflict)
+            {
+                return WriteOutcome.EmailTaken;
+            }
+            catch (TableTransactionFailedException e) when (rosterNeeded && e.FailedTransactionActionIndex == actions.Count - 1 && IsStale(e) && storage.MayRetry(attempt))
             {
                 // Only the roster moved (another admin's change): re-read it and decide the rule again.
                 await storage.BackOffAsync("Update admin roster", attempt, cancellationToken);
@@ -182,21 +228,28 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
     private static bool IsActiveAdmin(User user) => user.Role == Role.Admin && user.Status == UserStatus.Active;
 
     /// <summary>
-    /// <see cref="User.Version"/> is opaque to callers: here it is the entity's ETag plus whether the user
-    /// was an active admin in the state read. Together they tell an update whether it changes the roster
-    /// without reading the roster; should the state have moved on since, the ETag fails the write anyway.
+    /// <see cref="User.Version"/> is opaque to callers: here it is the entity's ETag plus whether the user was an
+    /// active admin in the state read, the email as read and the email entry the user owns. Together they tell an
+    /// update whether it changes the roster or moves the email entry without reading either; should the state have
+    /// moved on since, the ETag fails the write anyway.
     /// </summary>
-    private static string Version(TableEntity entity, bool isActiveAdmin) => (isActiveAdmin ? "A" : "-") + entity.ETag;
+    private static string Version(TableEntity entity, User user) =>
+        string.Join(VersionSeparator, (IsActiveAdmin(user) ? "A" : "-") + entity.ETag, entity.GetString("EmailKey") ?? "", user.NormalizedEmail ?? "");
 
-    private static bool TryParseVersion(string version, out ETag etag, out bool wasActiveAdmin)
+    private const char VersionSeparator = '\u001f';
+
+    private sealed record ReadVersion(ETag ETag, bool WasActiveAdmin, string? EmailKey, string? NormalizedEmail);
+
+    private static bool TryParseVersion(string version, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ReadVersion? read)
     {
-        if (version is not { Length: >= 2 } || version[0] is not ('A' or '-'))
+        var parts = version.Split(VersionSeparator);
+        if (parts is not [{ Length: >= 2 } head, var emailKey, var email] || head[0] is not ('A' or '-'))
         {
-            (etag, wasActiveAdmin) = (default, false);
+            read = null;
             return false;
         }
 
-        (etag, wasActiveAdmin) = (new ETag(version[1..]), version[0] == 'A');
+        read = new ReadVersion(new ETag(head[1..]), head[0] == 'A', emailKey is "" ? null : emailKey, email is "" ? null : email);
         return true;
     }
 
@@ -225,7 +278,7 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
         }
     }
 
-    private static TableEntity ToEntity(User user)
+    private static TableEntity ToEntity(User user, string? emailKey)
     {
         var entity = new TableEntity(Partition, UserPrefix + user.Id)
         {
@@ -242,6 +295,10 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
         entity.SetOrRemove("DisplayName", user.DisplayName);
         entity.SetOrRemove("StatusReason", user.StatusReason);
         entity.SetOrRemove("LockedUntil", user.LockedUntil);
+        entity.SetOrRemove("EmailVerifiedAt", user.EmailVerifiedAt);
+        entity.SetOrRemove("EmailVerificationRequired", user.EmailVerificationRequired ? true : null);
+        // The email entry this user owns (see Version); absent for accounts whose address is not indexed.
+        entity.SetOrRemove("EmailKey", emailKey);
         return entity;
     }
 
@@ -264,7 +321,9 @@ public sealed class TableUserStore(TableStorage storage) : IUserStore
             LockedUntil = entity.GetDateTimeOffset("LockedUntil"),
             CreatedAt = entity.RequiredTime("CreatedAt"),
             UpdatedAt = entity.RequiredTime("UpdatedAt"),
+            EmailVerifiedAt = entity.GetDateTimeOffset("EmailVerifiedAt"),
+            EmailVerificationRequired = entity.GetBoolean("EmailVerificationRequired") == true,
         };
-        return user with { Version = Version(entity, IsActiveAdmin(user)) };
+        return user with { Version = Version(entity, user) };
     }
 }
