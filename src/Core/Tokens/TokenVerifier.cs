@@ -33,6 +33,9 @@ public sealed record TokenVerdict(
 {
     public bool IsValid => Code == VerdictCode.Valid;
 
+    /// <summary>The answer of an earlier verify with the same idempotency key (nothing was counted this time).</summary>
+    public bool Replayed { get; init; }
+
     /// <summary>Why the token was refused, as the failure a request bearing it gets (<paramref name="now"/> for Retry-After).</summary>
     public Failure ToFailure(DateTimeOffset now) => Code switch
     {
@@ -87,7 +90,15 @@ public sealed class TokenVerifier(
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> lastTouched = new(StringComparer.Ordinal);
 
-    public async Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, CancellationToken cancellationToken)
+    public Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, CancellationToken cancellationToken) =>
+        VerifyAsync(presented, llmTokens, cost, null, cancellationToken);
+
+    /// <param name="detail">
+    /// The report's idempotency key and model breakdown (<see cref="UsageDetail.From"/>), or null. A use whose key
+    /// counted before is answered from what it stored then (<see cref="MeteredUse.Replayed"/>): valid, with that
+    /// use's rate-limit and quota figures, and counted once.
+    /// </param>
+    public async Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, UsageDetail? detail, CancellationToken cancellationToken)
     {
         if (!ApiTokenFormat.IsWellFormed(presented))
         {
@@ -121,7 +132,8 @@ public sealed class TokenVerifier(
         var scopes = EffectiveScopes(token, owner);
         var limits = token.Limits.Resolve(options.Value);
         // One store call for the bucket and the quota: the Table store answers it in one round trip.
-        var (bucket, counted) = await metering.TakeAndCountAsync(token.Id, limits, new UsageDelta(1, llmTokens, Money.ToMicros(cost)), now, cancellationToken);
+        var metered = await metering.TakeAndCountAsync(token.Id, limits, new UsageDelta(1, llmTokens, Money.ToMicros(cost)) { Detail = detail }, now, cancellationToken);
+        var (bucket, counted) = metered;
         if (!bucket.Admitted)
         {
             return Counted(new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket));
@@ -133,7 +145,7 @@ public sealed class TokenVerifier(
         }
 
         await TouchAsync(token, now, cancellationToken);
-        return Counted(new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted));
+        return Counted(new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted) { Replayed = metered.Replayed });
     }
 
     // Every verdict is counted where it is decided: no second async frame on the benchmarked path.

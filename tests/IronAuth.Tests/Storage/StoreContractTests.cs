@@ -19,7 +19,7 @@ namespace IronAuth.Tests.Storage;
 /// The storage contract: every store implementation inherits this class unchanged. Anything one store
 /// passes and another does not is a bug in that store.
 /// </summary>
-public abstract class StoreContractTests : IAsyncLifetime
+public abstract partial class StoreContractTests : IAsyncLifetime
 {
     private ServiceProvider services = null!;
     private IDictionary<string, string?> storeSettings = null!;

@@ -20,6 +20,7 @@ internal static class PurgeIndex
     public const string Resets = "reset";
     public const string Buckets = "bucket";
     public const string Usage = "usage";
+    public const string UsageRequests = "usagereq";
 
     /// <summary>How many entries are visited at once by purges that delete at most one record per entry.</summary>
     public const int Parallelism = 8;
