@@ -65,4 +65,7 @@ public static class ApiJson
 [JsonSerializable(typeof(PageResponse<UserResponse>))]
 [JsonSerializable(typeof(PageResponse<ApiTokenResponse>))]
 [JsonSerializable(typeof(PageResponse<AuditEntryResponse>))]
+// --- ops/usage (issue 19)
+[JsonSerializable(typeof(SpendingReportResponse))]
+// --- end ops/usage
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

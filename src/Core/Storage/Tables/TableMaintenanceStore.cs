@@ -184,7 +184,16 @@ public sealed class TableMaintenanceStore(TableStorage storage) : IMaintenanceSt
             }
         }, cancellationToken);
 
-    public Task<int> PurgeUsageAsync(DateOnly before, int batch, CancellationToken cancellationToken) =>
+    public async Task<int> PurgeUsageAsync(DateOnly before, int batch, CancellationToken cancellationToken)
+    {
+        var purged = await PurgeUsageDaysAsync(before, batch, cancellationToken);
+        // The activity index of the same days (spending analytics) goes with them; its entries are not counted.
+        await storage.PurgeAsync(
+            PurgeIndex.Activity, PurgeIndex.Midnight(before).AddHours(-1), batch, PurgeIndex.Parallelism, (_, _, _) => Task.FromResult(PurgeIndex.Visit.Done(0)), cancellationToken);
+        return purged;
+    }
+
+    private Task<int> PurgeUsageDaysAsync(DateOnly before, int batch, CancellationToken cancellationToken) =>
         // Entries sit at the midnight of the oldest day a key may hold; those of days before `before` are due.
         storage.PurgeAsync(PurgeIndex.Usage, PurgeIndex.Midnight(before).AddHours(-1), batch, 1, async (entry, budget, ct) =>
         {

@@ -337,6 +337,13 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             {
                 try
                 {
+                    if (working.Day is { } counted && counted != stored?.Day && working.OwnerId is { } owner)
+                    {
+                        // The first count of a token's day: list the token under that day for spending analytics,
+                        // once a day per token, before the count exists (so no counted day is missing from it).
+                        await storage.AddActivityAsync(counted, key, owner);
+                    }
+
                     if (keysWritten.Count > 0 && working.KeysIndexed != today)
                     {
                         // The purge index first, once a day per token with keys (as IndexNewKeyAsync does for usage).
@@ -404,6 +411,11 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
                 try
                 {
                     var count = batch[i].Count!;
+                    if (working.OwnerId is { } owner)
+                    {
+                        await storage.AddActivityAsync(count.Day, key, owner);
+                    }
+
                     var usage = await AddToPastDayAsync(key, count, batch[i].RequestKey);
                     batch[i].Completion.TrySetResult(outcomes[i]! with { Usage = usage });
                 }
@@ -508,6 +520,36 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
     private Task IndexNewKeyAsync(string key, DateOnly firstDay, DateOnly today) => Task.WhenAll(
         storage.AddAsync(PurgeIndex.Buckets, PurgeIndex.Midnight(today), key, CancellationToken.None),
         storage.AddAsync(PurgeIndex.Usage, PurgeIndex.Midnight(firstDay < today ? firstDay : today), key, CancellationToken.None));
+
+    /// <summary>A token's days from <paramref name="from"/> to <paramref name="to"/> with their breakdowns, in one range read.</summary>
+    internal async Task<Analytics.TokenActivity> ActivityAsync(string tokenId, string ownerId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {tokenId} and (RowKey eq {LimitsKey} or (RowKey ge {DayPrefix + DayKey(from)} and RowKey le {DayPrefix + DayKey(to)}))");
+        var days = new Dictionary<DateOnly, (UsageDay Day, UsageBreakdown Mix)>();
+        await foreach (var entity in Table.QueryAsync<TableEntity>(filter, select: ["RowKey", "Day", "Requests", "LlmTokens", "CostMicros", "Mix"], cancellationToken: cancellationToken))
+        {
+            var row = entity.RowKey == LimitsKey ? MeterState.From(entity).Counters(tokenId) : HistoryRow(tokenId, entity);
+            if (row is null || row.Day < from || row.Day > to)
+            {
+                continue;
+            }
+
+            var mix = UsageBreakdown.Parse(entity.GetString("Mix"));
+            if (days.TryGetValue(row.Day, out var same))
+            {
+                same.Mix.Merge(mix);
+                days[row.Day] = (QuotaRules.AddSaturating(same.Day, new UsageDelta(row.Requests, row.Tokens, row.CostMicros)), same.Mix);
+            }
+            else
+            {
+                days[row.Day] = (row, mix);
+            }
+        }
+
+        return new Analytics.TokenActivity(
+            tokenId, ownerId, [.. days.Values.Select(d => d.Day)], [.. days.Values.SelectMany(d => d.Mix.Days(tokenId, d.Day.Day))]);
+    }
 
     /// <summary>Reads the stored keys of the batch's uses (point reads, in parallel) into <paramref name="replays"/>.</summary>
     private async Task ReadReplaysAsync(string key, List<Use> batch, Dictionary<string, Outcome> replays)
@@ -717,6 +759,9 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             copy.RolloverMix = null;
             return copy;
         }
+
+        /// <summary>The token's owner (a bucket key that is no token has none).</summary>
+        public string? OwnerId => carried?.GetString("OwnerId");
 
         public UsageDay? Counters(string key) => Day is { } day ? new UsageDay(key, day, Requests, Tokens, CostMicros) : null;
 
