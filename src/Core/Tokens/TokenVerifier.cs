@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
@@ -100,58 +101,66 @@ public sealed class TokenVerifier(
     /// </param>
     public async Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, UsageDetail? detail, CancellationToken cancellationToken)
     {
+        // A span per verify (null, and free, without a listener); the verdict is its one attribute.
+        using var activity = IronAuthTracing.Source.StartActivity("ironauth.token.verify");
         if (!ApiTokenFormat.IsWellFormed(presented))
         {
-            return Counted(new TokenVerdict(VerdictCode.Malformed));
+            return Counted(activity, new TokenVerdict(VerdictCode.Malformed));
         }
 
         var digest = Ids.Digest(presented);
         var token = await cache.GetTokenAsync(digest, () => tokens.FindByDigestAsync(digest, cancellationToken));
         if (token is null)
         {
-            return Counted(new TokenVerdict(VerdictCode.NotFound));
+            return Counted(activity, new TokenVerdict(VerdictCode.NotFound));
         }
 
         var now = time.GetUtcNow();
         if (token.RevokedAt is not null)
         {
-            return Counted(new TokenVerdict(VerdictCode.Revoked, token));
+            return Counted(activity, new TokenVerdict(VerdictCode.Revoked, token));
         }
 
         if (token.ExpiresAt <= now)
         {
-            return Counted(new TokenVerdict(VerdictCode.Expired, token));
+            return Counted(activity, new TokenVerdict(VerdictCode.Expired, token));
         }
 
         var owner = await cache.GetUserAsync(token.UserId, () => users.FindByIdAsync(token.UserId, cancellationToken));
         if (owner is not { IsActive: true })
         {
-            return Counted(new TokenVerdict(VerdictCode.OwnerInactive, token, owner));
+            return Counted(activity, new TokenVerdict(VerdictCode.OwnerInactive, token, owner));
         }
 
         var scopes = EffectiveScopes(token, owner);
         var limits = token.Limits.Resolve(options.Value);
         // One store call for the bucket and the quota: the Table store answers it in one round trip.
-        var metered = await metering.TakeAndCountAsync(token.Id, limits, new UsageDelta(1, llmTokens, Money.ToMicros(cost)) { Detail = detail }, now, cancellationToken);
+        MeteredUse metered;
+        using (IronAuthTracing.Source.StartActivity("ironauth.metering.take_and_count"))
+        {
+            metered = await metering.TakeAndCountAsync(token.Id, limits, new UsageDelta(1, llmTokens, Money.ToMicros(cost)) { Detail = detail }, now, cancellationToken);
+        }
+
         var (bucket, counted) = metered;
         if (!bucket.Admitted)
         {
-            return Counted(new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket));
+            return Counted(activity, new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket));
         }
 
         if (counted is not { Added: true })
         {
-            return Counted(new TokenVerdict(VerdictCode.QuotaExceeded, token, owner, scopes, limits, bucket, counted));
+            return Counted(activity, new TokenVerdict(VerdictCode.QuotaExceeded, token, owner, scopes, limits, bucket, counted));
         }
 
         await TouchAsync(token, now, cancellationToken);
-        return Counted(new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted) { Replayed = metered.Replayed });
+        return Counted(activity, new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted) { Replayed = metered.Replayed });
     }
 
     // Every verdict is counted where it is decided: no second async frame on the benchmarked path.
-    private TokenVerdict Counted(TokenVerdict verdict)
+    private TokenVerdict Counted(Activity? activity, TokenVerdict verdict)
     {
         metrics.TokenVerified(verdict.Code);
+        activity?.SetTag("ironauth.verdict", TokenVerdict.ToWire(verdict.Code));
         return verdict;
     }
 

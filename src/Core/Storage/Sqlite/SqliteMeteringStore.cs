@@ -128,6 +128,7 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
 
     private async Task WriteBatchAsync(List<PendingUse> batch)
     {
+        StoreMetrics.MeteringBatch(sqlite: true, batch.Count);
         var results = new MeteredUse?[batch.Count];
         var failures = new Exception?[batch.Count];
         try

@@ -257,6 +257,7 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
     /// <summary>Decides and writes one batch; returns the uses to retry in the next batch.</summary>
     private async Task<List<Use>> ProcessAsync(string key, Meter meter, List<Use> batch)
     {
+        StoreMetrics.MeteringBatch(sqlite: false, batch.Count);
         Dictionary<DateOnly, TableEntity?> historyRows = [];
         // Answers stored under keys of this batch's uses by an earlier write (this process's or another's), found
         // when the insert of a key failed with 409.
