@@ -39,7 +39,7 @@ public static class InstrumentationCost
             foreach (var mode in Modes)
             {
                 using var meters = mode == "off" ? null : Sdk.CreateMeterProviderBuilder()
-                    .AddMeter(IronAuthMetrics.MeterName, StoreMetrics.MeterName)
+                    .AddMeter(Environment.GetEnvironmentVariable("BENCH_METERS")?.Split(',') ?? [IronAuthMetrics.MeterName, StoreMetrics.MeterName])
                     .AddReader(new PeriodicExportingMetricReader(new Discard<Metric>(), exportIntervalMilliseconds: 1000))
                     .Build();
                 using var tracer = mode != "metrics+traces" ? null : Sdk.CreateTracerProviderBuilder()
