@@ -8,6 +8,7 @@ return args.FirstOrDefault() switch
     "bcrypt" => BcryptThroughput.Run(args[1..]),
     "roundtrips" => await RoundTrips.RunAsync(args[1..]),
     "verifies" => await ConcurrentVerifies.RunAsync(args[1..]),
+    "instrumentation" => await InstrumentationCost.RunAsync(args[1..]),
     _ => Run(args),
 };
 

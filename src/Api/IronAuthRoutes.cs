@@ -99,6 +99,16 @@ public static class IronAuthRoutes
         new("GET", "tokens/{id}/usage", "GetTokenUsage", "Daily usage history, newest first", TokenEndpoints.Usage,
             b => b.Produces<List<UsageDayResponse>>().Problems(400, 401, 403, 404, 429).Query(new ApiQueryParameter("days", "How many UTC days back, today included.", "integer", Minimum: 1, Maximum: TokenManager.MaxHistoryDays))),
 
+        // --- ops/usage (issue 19): spending analytics. group_by=agent|budget and budgets/{id}/status come with budgets.
+        new("GET", "usage", "GetUsageReport", "Usage across tokens for a range of UTC days, summed by token, user, model or provider, most spent first", UsageEndpoints.Report,
+            b => b.Produces<SpendingReportResponse>().Problems(400, 401, 403, 429).Paged().Query(
+                new ApiQueryParameter("group_by", "What to sum by (default token).", Enum: UsageEndpoints.Groups),
+                new ApiQueryParameter("period", "A range relative to today (UTC); instead of from/to.", Enum: [.. Core.Analytics.SpendingAnalytics.Periods]),
+                new ApiQueryParameter("from", "First UTC day, yyyy-MM-dd (default today)."),
+                new ApiQueryParameter("to", "Last UTC day, yyyy-MM-dd, inclusive (default today)."),
+                new ApiQueryParameter("user_id", "Only this user's tokens (admin, viewer)."))),
+        // --- end ops/usage
+
         new("GET", "keys", "ListSigningKeys", "Signing keys with their state: active, passive (still verifying older tokens) or retired (admin)", KeyEndpoints.List,
             b => b.Produces<SigningKeysResponse>().Problems(401, 403)),
         new("POST", "keys/rotate", "RotateSigningKey", "Make a new active signing key; the old one stays passive until its tokens expire (admin)", KeyEndpoints.Rotate,

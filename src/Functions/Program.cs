@@ -1,4 +1,6 @@
+using IronAuth.Api.Http;
 using IronAuth.Functions;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -16,5 +18,8 @@ builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
 // The same registrations as the self-hosted server, less its maintenance scheduler: the Maintenance timer runs the job here.
 builder.Services.AddIronAuthApi();
 builder.Services.AddIronAuthStore(builder.Configuration);
+// --- ops/usage (issue 19): metrics and traces to Application Insights when its connection string is set.
+builder.Services.AddIronAuthApplicationInsights(builder.Configuration);
+// --- end ops/usage
 
 await builder.Build().RunAsync();

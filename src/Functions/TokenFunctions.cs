@@ -38,4 +38,12 @@ public static class TokenFunctions
     public static Task<IResult> Usage(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "tokens/{id}/usage")] HttpRequest req, string id) =>
         TokenEndpoints.Usage(req, id);
+
+    // --- ops/usage (issue 19)
+    [Function("GetUsageReport")]
+    public static Task<IResult> UsageReport(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "usage")] HttpRequest req) =>
+        UsageEndpoints.Report(req);
+
+    // --- end ops/usage
 }

@@ -41,3 +41,19 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+
+// The operations workbook (issue 19): sign-ins by outcome, verifications by verdict, 429s, latency percentiles,
+// password hashing and store round trips, over the metrics and requests the Functions app sends to this component.
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(resourceGroup().id, applicationInsightsName, 'ironauth-operations')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'IronAuth operations'
+    category: 'workbook'
+    sourceId: applicationInsights.id
+    serializedData: loadTextContent('workbook.json')
+    version: '1.0'
+  }
+}

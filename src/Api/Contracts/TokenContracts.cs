@@ -54,11 +54,24 @@ public sealed record UsageReport
     public long Tokens { get; init; }
 
     public decimal Cost { get; init; }
+
+    /// <summary>Optional: what the tokens were spent on (see <see cref="UsageDetail"/> for the charset and lengths).</summary>
+    public string? Model { get; init; }
+
+    public string? Provider { get; init; }
+
+    /// <summary>Optional: input and output tokens; their sum is the <c>tokens</c> the quotas count.</summary>
+    public long? InputTokens { get; init; }
+
+    public long? OutputTokens { get; init; }
 }
 
 public sealed record VerifyTokenRequest
 {
     public required string Token { get; init; }
+
+    /// <summary>Optional idempotency key: a verify repeated with it for the same token counts once and answers the same.</summary>
+    public string? RequestId { get; init; }
 
     public UsageReport? Usage { get; init; }
 }
@@ -70,6 +83,17 @@ public sealed record RecordUsageRequest
     public long Tokens { get; init; }
 
     public decimal Cost { get; init; }
+
+    /// <summary>Optional idempotency key: a report repeated with it for the same token counts once and answers the same.</summary>
+    public string? RequestId { get; init; }
+
+    public string? Model { get; init; }
+
+    public string? Provider { get; init; }
+
+    public long? InputTokens { get; init; }
+
+    public long? OutputTokens { get; init; }
 }
 
 public sealed record RateLimitInfo(int Limit, int Remaining, long Reset);

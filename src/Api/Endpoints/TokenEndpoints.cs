@@ -113,8 +113,20 @@ public static class TokenEndpoints
             return Problems.For(context, invalid);
         }
 
+        var detailed = UsageDetail.From(UsageRequestKind.Verify, body.RequestId, usage.Model, usage.Provider, usage.InputTokens, usage.OutputTokens, usage.Tokens, "usage.");
+        if (detailed.Failure is { } badDetail)
+        {
+            return Problems.For(context, badDetail);
+        }
+
         var verifier = context.RequestServices.GetRequiredService<TokenVerifier>();
-        var verdict = await verifier.VerifyAsync(body.Token, usage.Tokens, usage.Cost, context.RequestAborted);
+        var (detail, tokens) = detailed.Value;
+        var verdict = await verifier.VerifyAsync(body.Token, tokens, usage.Cost, detail, context.RequestAborted);
+        if (verdict.Replayed)
+        {
+            context.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+
         return TypedResults.Ok(new VerifyTokenResponse(
             verdict.IsValid,
             verdict.IsValid ? null : TokenVerdict.ToWire(verdict.Code),
@@ -141,8 +153,15 @@ public static class TokenEndpoints
             return problem;
         }
 
+        var detailed = UsageDetail.From(UsageRequestKind.Record, body!.RequestId, body.Model, body.Provider, body.InputTokens, body.OutputTokens, body.Tokens);
+        if (detailed.Failure is { } badDetail)
+        {
+            return Problems.For(context, badDetail);
+        }
+
         var manager = context.RequestServices.GetRequiredService<TokenManager>();
-        var result = await manager.RecordUsageAsync(id, body!.Requests, body.Tokens, body.Cost, context.RequestAborted);
+        var (detail, tokens) = detailed.Value;
+        var result = await manager.RecordUsageAsync(id, body.Requests, tokens, body.Cost, detail, context.RequestAborted);
         return result.ToHttp(context, recorded => TypedResults.Ok(new RecordedUsageResponse(
             recorded.Token.Id, recorded.Exhausted != QuotaKind.None, QuotaInfo.From(recorded.Day, recorded.Quota, recorded.Exhausted))));
     }

@@ -75,4 +75,7 @@ public static class ApiJson
 [JsonSerializable(typeof(RecoveryCodesResponse))]
 [JsonSerializable(typeof(FederatedSignInRequest))]
 // ---- end Accounts ----
+// --- ops/usage (issue 19)
+[JsonSerializable(typeof(SpendingReportResponse))]
+// --- end ops/usage
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

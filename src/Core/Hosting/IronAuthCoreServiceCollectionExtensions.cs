@@ -45,6 +45,9 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<CredentialCache>();
         services.TryAddSingleton<TokenManager>();
         services.TryAddSingleton<TokenVerifier>();
+        // --- ops/usage (issue 19): spending analytics
+        services.TryAddSingleton<IronAuth.Core.Analytics.SpendingAnalytics>();
+        // --- end ops/usage
         services.TryAddSingleton<OAuthClients>();
         services.TryAddSingleton<ClientCredentialsGrant>();
         services.TryAddSingleton<TokenIntrospector>();
@@ -96,6 +99,9 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<IRateBucketStore, SqliteRateBucketStore>();
         services.TryAddSingleton<IUsageStore, SqliteUsageStore>();
         services.TryAddSingleton<IMeteringStore, SqliteMeteringStore>();
+        // --- ops/usage (issue 19)
+        services.TryAddSingleton<IronAuth.Core.Analytics.IUsageAnalyticsStore, SqliteUsageAnalyticsStore>();
+        // --- end ops/usage
         services.TryAddSingleton<SqliteMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());

@@ -3,7 +3,11 @@ namespace IronAuth.Core.Limits;
 /// <summary>One use of an API token as metered: the bucket take and, when the bucket admitted it, the usage count.</summary>
 /// <param name="Bucket">The take from the token's rate bucket.</param>
 /// <param name="Usage">The quota-checked count of the use; null when the bucket refused.</param>
-public sealed record MeteredUse(BucketTake Bucket, UsageOutcome? Usage);
+public sealed record MeteredUse(BucketTake Bucket, UsageOutcome? Usage)
+{
+    /// <summary>The answer of an earlier use with the same idempotency key, counted then and not again now.</summary>
+    public bool Replayed { get; init; }
+}
 
 /// <summary>
 /// The metering step of verifying an API token, as one store call: a take from the token's rate bucket

@@ -7,7 +7,14 @@ public sealed record UsageDay(string TokenId, DateOnly Day, long Requests, long 
 }
 
 /// <summary>Usage to add: a request, LLM tokens, cost in micros.</summary>
-public sealed record UsageDelta(long Requests, long Tokens, long CostMicros);
+public sealed record UsageDelta(long Requests, long Tokens, long CostMicros)
+{
+    /// <summary>
+    /// The report's idempotency key and model breakdown, or null (the common case: the stores then do exactly what
+    /// they did before detail existed, no statement or round trip more).
+    /// </summary>
+    public UsageDetail? Detail { get; init; }
+}
 
 /// <summary>
 /// The most usage one report may carry (with a verify, or after the fact), checked where reports come in: a
@@ -72,6 +79,12 @@ public interface IUsageStore
 
     /// <summary>The stored days of a token from <paramref name="from"/> to <paramref name="to"/>, inclusive.</summary>
     Task<IReadOnlyList<UsageDay>> ListAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The stored per-(provider, model) rows of a token from <paramref name="from"/> to <paramref name="to"/>: the part of
+    /// each day's usage that was reported with detail (<see cref="UsageDetail.HasBreakdown"/>), newest day first.
+    /// </summary>
+    Task<IReadOnlyList<UsageBreakdownDay>> ListBreakdownAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken);
 }
 
 public static class QuotaRules

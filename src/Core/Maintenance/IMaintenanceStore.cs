@@ -23,6 +23,9 @@ public interface IMaintenanceStore
 
     /// <summary>Daily usage rows of days before <paramref name="before"/>.</summary>
     Task<int> PurgeUsageAsync(DateOnly before, int batch, CancellationToken cancellationToken);
+
+    /// <summary>Idempotency keys of usage reports (and the answers kept with them) stored before <paramref name="before"/>.</summary>
+    Task<int> PurgeUsageRequestsAsync(DateTimeOffset before, int batch, CancellationToken cancellationToken);
 }
 
 /// <summary>Named leases, so only one instance runs a job at a time.</summary>

@@ -21,7 +21,10 @@ public sealed record MaintenanceReport(
     /// <summary>Passive signing keys retired (no unexpired token can carry them any more).</summary>
     public int SigningKeysRetired { get; init; }
 
-    public int Total => Sessions + RefreshTokens + ApiTokens + PasswordResets + RateBuckets + UsageDays;
+    /// <summary>Idempotency keys of usage reports dropped (kept <see cref="UsageReplay.Retention"/> at least).</summary>
+    public int UsageRequests { get; init; }
+
+    public int Total => Sessions + RefreshTokens + ApiTokens + PasswordResets + RateBuckets + UsageDays + UsageRequests;
 }
 
 /// <summary>
@@ -90,6 +93,7 @@ public sealed partial class MaintenanceJob(
                 RateBuckets: await Drain(b => store.PurgeFullBucketsAsync(now, b, cancellationToken)),
                 UsageDays: await Drain(b => store.PurgeUsageAsync(UsageDay.DayOf(now).AddDays(-settings.UsageRetentionDays), b, cancellationToken)),
                 Complete: complete);
+            report = report with { UsageRequests = await Drain(b => store.PurgeUsageRequestsAsync(now - UsageReplay.Retention, b, cancellationToken)) };
             // Keys after the purges: a handful of rows, never a backlog, so no budget of their own.
             var upkeep = await signingKeys.MaintainAsync(cancellationToken);
             report = report with { SigningKeyRotated = upkeep.Rotated, SigningKeysRetired = upkeep.Retired };
@@ -100,6 +104,7 @@ public sealed partial class MaintenanceJob(
             metrics.Purged(PurgeKind.PasswordResets, report.PasswordResets);
             metrics.Purged(PurgeKind.RateBuckets, report.RateBuckets);
             metrics.Purged(PurgeKind.UsageDays, report.UsageDays);
+            metrics.Purged(PurgeKind.UsageRequests, report.UsageRequests);
             metrics.MaintenanceRun(report.Complete ? MaintenanceOutcome.Completed : MaintenanceOutcome.Incomplete);
             LogRan(logger, report.Sessions, report.RefreshTokens, report.ApiTokens, report.PasswordResets, report.RateBuckets, report.UsageDays, report.Complete);
             await audit.AppendAsync(
@@ -111,6 +116,7 @@ public sealed partial class MaintenanceJob(
                     ["password_resets"] = Text(report.PasswordResets),
                     ["rate_buckets"] = Text(report.RateBuckets),
                     ["usage_days"] = Text(report.UsageDays),
+                    ["usage_requests"] = Text(report.UsageRequests),
                     ["signing_key_rotated"] = report.SigningKeyRotated ? "true" : "false",
                     ["signing_keys_retired"] = Text(report.SigningKeysRetired),
                     ["complete"] = report.Complete ? "true" : "false",

@@ -42,7 +42,10 @@ public sealed partial class SignInManager(
 
     public async Task<Result<SignIn>> LoginAsync(string username, string password, string? clientIp, CancellationToken cancellationToken)
     {
+        using var activity = IronAuthTracing.Source.StartActivity("ironauth.login");
         var result = await SignInAsync(username, password, clientIp, cancellationToken);
+        // The answer's code (a closed set), never the username.
+        activity?.SetTag("ironauth.outcome", result.Failure?.Code ?? "succeeded");
         // Counted from the answer itself, so the metric says what clients were told; invalid_credentials is the
         // only other refusal a sign-in gives.
         metrics.Login(result.Failure?.Code switch
@@ -59,7 +62,9 @@ public sealed partial class SignInManager(
 
     public async Task<Result<SignIn>> RefreshAsync(string refreshToken, string? clientIp, CancellationToken cancellationToken)
     {
+        using var activity = IronAuthTracing.Source.StartActivity("ironauth.refresh");
         var result = await RotateAsync(refreshToken, clientIp, cancellationToken);
+        activity?.SetTag("ironauth.outcome", result.Failure?.Code ?? "rotated");
         metrics.Refresh(result.Failure?.Code switch
         {
             null => RefreshOutcome.Rotated,

@@ -257,7 +257,11 @@ public sealed class TokenManager(
     }
 
     /// <summary>Records usage that already happened (it always counts) and reports any exhausted quota.</summary>
-    public async Task<Result<RecordedUsage>> RecordUsageAsync(string id, long requests, long llmTokens, decimal cost, CancellationToken cancellationToken)
+    public Task<Result<RecordedUsage>> RecordUsageAsync(string id, long requests, long llmTokens, decimal cost, CancellationToken cancellationToken) =>
+        RecordUsageAsync(id, requests, llmTokens, cost, null, cancellationToken);
+
+    /// <param name="detail">The report's idempotency key and model breakdown, or null; a repeated key answers with the day as the first report left it.</param>
+    public async Task<Result<RecordedUsage>> RecordUsageAsync(string id, long requests, long llmTokens, decimal cost, UsageDetail? detail, CancellationToken cancellationToken)
     {
         if (UsageBounds.Check(requests, llmTokens, cost) is { } invalid)
         {
@@ -269,7 +273,7 @@ public sealed class TokenManager(
             return Failure.NotFound("Token");
         }
 
-        var day = await usage.AddAsync(token.Id, UsageDay.DayOf(time.GetUtcNow()), new UsageDelta(requests, llmTokens, Money.ToMicros(cost)), cancellationToken);
+        var day = await usage.AddAsync(token.Id, UsageDay.DayOf(time.GetUtcNow()), new UsageDelta(requests, llmTokens, Money.ToMicros(cost)) { Detail = detail }, cancellationToken);
         var quota = token.Limits.Resolve(options.Value).Quota;
         return new RecordedUsage(token, day, quota, QuotaRules.Exhausted(day, quota));
     }

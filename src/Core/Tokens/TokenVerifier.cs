@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
@@ -32,6 +33,9 @@ public sealed record TokenVerdict(
     UsageOutcome? Usage = null)
 {
     public bool IsValid => Code == VerdictCode.Valid;
+
+    /// <summary>The answer of an earlier verify with the same idempotency key (nothing was counted this time).</summary>
+    public bool Replayed { get; init; }
 
     /// <summary>Why the token was refused, as the failure a request bearing it gets (<paramref name="now"/> for Retry-After).</summary>
     public Failure ToFailure(DateTimeOffset now) => Code switch
@@ -87,59 +91,76 @@ public sealed class TokenVerifier(
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> lastTouched = new(StringComparer.Ordinal);
 
-    public async Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, CancellationToken cancellationToken)
+    public Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, CancellationToken cancellationToken) =>
+        VerifyAsync(presented, llmTokens, cost, null, cancellationToken);
+
+    /// <param name="detail">
+    /// The report's idempotency key and model breakdown (<see cref="UsageDetail.From"/>), or null. A use whose key
+    /// counted before is answered from what it stored then (<see cref="MeteredUse.Replayed"/>): valid, with that
+    /// use's rate-limit and quota figures, and counted once.
+    /// </param>
+    public async Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, UsageDetail? detail, CancellationToken cancellationToken)
     {
+        // A span per verify (null, and free, without a listener); the verdict is its one attribute.
+        using var activity = IronAuthTracing.Source.StartActivity("ironauth.token.verify");
         if (!ApiTokenFormat.IsWellFormed(presented))
         {
-            return Counted(new TokenVerdict(VerdictCode.Malformed));
+            return Counted(activity, new TokenVerdict(VerdictCode.Malformed));
         }
 
         var digest = Ids.Digest(presented);
         var token = await cache.GetTokenAsync(digest, () => tokens.FindByDigestAsync(digest, cancellationToken));
         if (token is null)
         {
-            return Counted(new TokenVerdict(VerdictCode.NotFound));
+            return Counted(activity, new TokenVerdict(VerdictCode.NotFound));
         }
 
         var now = time.GetUtcNow();
         if (token.RevokedAt is not null)
         {
-            return Counted(new TokenVerdict(VerdictCode.Revoked, token));
+            return Counted(activity, new TokenVerdict(VerdictCode.Revoked, token));
         }
 
         if (token.ExpiresAt <= now)
         {
-            return Counted(new TokenVerdict(VerdictCode.Expired, token));
+            return Counted(activity, new TokenVerdict(VerdictCode.Expired, token));
         }
 
         var owner = await cache.GetUserAsync(token.UserId, () => users.FindByIdAsync(token.UserId, cancellationToken));
         if (owner is not { IsActive: true })
         {
-            return Counted(new TokenVerdict(VerdictCode.OwnerInactive, token, owner));
+            return Counted(activity, new TokenVerdict(VerdictCode.OwnerInactive, token, owner));
         }
 
         var scopes = EffectiveScopes(token, owner);
         var limits = token.Limits.Resolve(options.Value);
         // One store call for the bucket and the quota: the Table store answers it in one round trip.
-        var (bucket, counted) = await metering.TakeAndCountAsync(token.Id, limits, new UsageDelta(1, llmTokens, Money.ToMicros(cost)), now, cancellationToken);
+        MeteredUse metered;
+        using (IronAuthTracing.Source.StartActivity("ironauth.metering.take_and_count"))
+        {
+            metered = await metering.TakeAndCountAsync(token.Id, limits, new UsageDelta(1, llmTokens, Money.ToMicros(cost)) { Detail = detail }, now, cancellationToken);
+        }
+
+        var (bucket, counted) = metered;
         if (!bucket.Admitted)
         {
-            return Counted(new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket));
+            return Counted(activity, new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket));
         }
 
         if (counted is not { Added: true })
         {
-            return Counted(new TokenVerdict(VerdictCode.QuotaExceeded, token, owner, scopes, limits, bucket, counted));
+            return Counted(activity, new TokenVerdict(VerdictCode.QuotaExceeded, token, owner, scopes, limits, bucket, counted));
         }
 
         await TouchAsync(token, now, cancellationToken);
-        return Counted(new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted));
+        return Counted(activity, new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted) { Replayed = metered.Replayed });
     }
 
     // Every verdict is counted where it is decided: no second async frame on the benchmarked path.
-    private TokenVerdict Counted(TokenVerdict verdict)
+    private TokenVerdict Counted(Activity? activity, TokenVerdict verdict)
     {
         metrics.TokenVerified(verdict.Code);
+        activity?.SetTag("ironauth.verdict", TokenVerdict.ToWire(verdict.Code));
         return verdict;
     }
 

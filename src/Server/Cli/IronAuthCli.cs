@@ -115,6 +115,9 @@ public static class IronAuthCli
         root.Subcommands.Add(KeysCommands.Create(cli));
         root.Subcommands.Add(MaintenanceCommands.Create(cli));
         root.Subcommands.Add(AuditCommand.Create(cli));
+        // --- ops/usage (issue 19)
+        root.Subcommands.Add(UsageCommand.Create(cli));
+        // --- end ops/usage
         return root;
     }
 

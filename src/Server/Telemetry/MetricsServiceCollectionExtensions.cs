@@ -66,7 +66,8 @@ public static class MetricsServiceCollectionExtensions
             });
         if (otlp)
         {
-            telemetry.WithTracing(tracing => tracing.AddAspNetCoreInstrumentation().AddOtlpExporter());
+            // IronAuth's own spans (request steps and store round trips) as children of ASP.NET Core's request spans.
+            telemetry.WithTracing(tracing => tracing.AddSource(IronAuthTracing.SourceName).AddAspNetCoreInstrumentation().AddOtlpExporter());
         }
 
         return services;

@@ -274,4 +274,10 @@ internal sealed class Scrape
         samples.Where(s => s.Name == name && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).Sum(s => s.Value);
 
     public double Sum(string name) => Value(name);
+
+    /// <summary>Every sample name (histograms as their _bucket, _sum and _count series).</summary>
+    public IReadOnlySet<string> Names => samples.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The label names any sample of <paramref name="name"/> carries.</summary>
+    public IReadOnlySet<string> Labels(string name) => samples.Where(s => s.Name == name).SelectMany(s => s.Labels.Keys).ToHashSet(StringComparer.Ordinal);
 }

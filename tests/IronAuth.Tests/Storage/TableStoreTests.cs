@@ -196,9 +196,41 @@ public sealed class TableStoreTests : StoreContractTests
         var job = Services.GetRequiredService<Core.Maintenance.MaintenanceJob>();
         await job.RunAsync(default);
 
-        // Each of the six purges reads its index range once; lease take and release, one audit entry (two inserts).
+        // Each of the eight index ranges (seven purges, and the usage purge's second: the analytics activity index)
+        // is read once; lease take and release, one audit entry (two inserts).
         var cost = await RoundTripsAsync(() => job.RunAsync(default));
-        Assert.InRange(cost, 6, 12);
+        Assert.InRange(cost, 8, 14);
+    }
+
+    [Fact]
+    public async Task A_one_day_usage_report_reads_the_days_index_and_only_the_tokens_active_that_day()
+    {
+        var verifier = Services.GetRequiredService<TokenVerifier>();
+        var issued = new List<(string Token, string Id)>();
+        for (var i = 0; i < 12; i++)
+        {
+            issued.Add(await IssueTokenAsync(Services));
+            Assert.True((await verifier.VerifyAsync(issued[^1].Token, 5, 0, default)).IsValid);
+        }
+
+        Time.Advance(TimeSpan.FromDays(1));
+        foreach (var (token, _) in issued.Take(2))
+        {
+            Assert.True((await verifier.VerifyAsync(token, 1, 0, default)).IsValid);
+        }
+
+        var analytics = Services.GetRequiredService<Core.Analytics.IUsageAnalyticsStore>();
+        var today = UsageDay.DayOf(Time.GetUtcNow());
+        IReadOnlyList<Core.Analytics.TokenActivity> activity = [];
+        var cost = await RoundTripsAsync(async () => activity = await analytics.ListActivityAsync(today, today, null, default));
+
+        // One read of today's index partition, then one range read per token used today: none for the ten idle ones.
+        Assert.Equal(3, cost);
+        Assert.Equal(issued.Take(2).Select(t => t.Id).Order(StringComparer.Ordinal), activity.Select(a => a.TokenId).Order(StringComparer.Ordinal));
+        Assert.All(activity, a => Assert.Equal((1L, 1L), (a.Days.Single().Requests, a.Days.Single().Tokens)));
+        var yesterday = await analytics.ListActivityAsync(today.AddDays(-1), today.AddDays(-1), null, default);
+        Assert.Equal(12, yesterday.Count);
+        Assert.All(yesterday, a => Assert.Equal(5L, a.Days.Single().Tokens));
     }
 
     private async Task<(string Token, string Id)> IssueTokenAsync(IServiceProvider process)

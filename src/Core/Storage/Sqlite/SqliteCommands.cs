@@ -43,8 +43,12 @@ public sealed class SqliteConnectionLease : IAsyncDisposable
         connection.Dispose();
     }
 
-    public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters) =>
-        await Prepare(sql, parameters).ExecuteNonQueryAsync(cancellationToken);
+    public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        var command = Prepare(sql, parameters);
+        using var timing = StoreMetrics.StartSqlite(StoreMetrics.SqliteOperation(sql));
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 
     public async Task<object?> ScalarAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
@@ -54,7 +58,9 @@ public sealed class SqliteConnectionLease : IAsyncDisposable
 
     public async Task<List<T>> QueryAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using var reader = await Prepare(sql, parameters).ExecuteReaderAsync(cancellationToken);
+        var command = Prepare(sql, parameters);
+        using var timing = StoreMetrics.StartSqlite(StoreMetrics.SqliteOperation(sql));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<T>();
         do
         {

@@ -73,12 +73,32 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
     public async Task<int> PurgeUsageAsync(DateOnly before, int batch, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);
+        var day = before.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        // The breakdown rows of the same days go too (bounded the same way; the next call takes any rest).
+        await connection.ExecuteAsync(
+            "DELETE FROM usage_breakdown WHERE (token_id, day, provider, model) IN (SELECT token_id, day, provider, model FROM usage_breakdown WHERE day < @before LIMIT @batch);",
+            cancellationToken,
+            ("@before", day),
+            ("@batch", batch));
         return await connection.ExecuteAsync(
             "DELETE FROM usage_days WHERE (token_id, day) IN (SELECT token_id, day FROM usage_days WHERE day < @before LIMIT @batch);",
             cancellationToken,
-            ("@before", before.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)),
+            ("@before", day),
             ("@batch", batch));
     }
+
+    // --- ops/usage (issue 19)
+    public async Task<int> PurgeUsageRequestsAsync(DateTimeOffset before, int batch, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.WriteAsync(cancellationToken);
+        return await connection.ExecuteAsync(
+            "DELETE FROM usage_requests WHERE (token_id, request_id) IN (SELECT token_id, request_id FROM usage_requests WHERE at < @before LIMIT @batch);",
+            cancellationToken,
+            ("@before", before.ToUnixMs()),
+            ("@batch", batch));
+    }
+
+    // --- end ops/usage
 
     public async Task<bool> TryAcquireAsync(string name, string holder, DateTimeOffset until, DateTimeOffset now, CancellationToken cancellationToken)
     {

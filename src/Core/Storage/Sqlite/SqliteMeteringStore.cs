@@ -61,6 +61,8 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
 
     private void WriteLoop()
     {
+        // Every verify waits for this thread: its statements are timed once per batch, not one by one.
+        StoreMetrics.MarkMeteringThread();
         var batch = new List<PendingUse>(MaxBatch);
         var yields = 0;
         while (true)
@@ -128,6 +130,8 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
 
     private async Task WriteBatchAsync(List<PendingUse> batch)
     {
+        StoreMetrics.MeteringBatch(sqlite: true, batch.Count);
+        using var timing = StoreMetrics.StartSqliteBatch();
         var results = new MeteredUse?[batch.Count];
         var failures = new Exception?[batch.Count];
         try
@@ -143,6 +147,14 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
                 Decided decided;
                 try
                 {
+                    // A use with an idempotency key that has counted before answers as it did then, changing nothing.
+                    // The key is looked up inside this transaction, so a repeat in the same batch sees the first.
+                    if (batch[i].Delta.Detail?.RequestId is { } requestId && SqliteUsageDetails.Replay(connection, batch[i].TokenId, requestId) is { } replayed)
+                    {
+                        results[i] = replayed;
+                        continue;
+                    }
+
                     decided = Decide(connection, batch[i]);
                 }
                 catch (Exception e) when (e is not SqliteException)
@@ -155,6 +167,10 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
                 if (decided.Usage is { } usage)
                 {
                     SqliteUsageStore.Write(connection, usage);
+                    if (batch[i].Delta.Detail is { } detail && usage.Added)
+                    {
+                        SqliteUsageDetails.Write(connection, batch[i].TokenId, detail, batch[i].Now, decided.Breakdown, UsageReplay.Encode(decided.Take.Outcome, usage));
+                    }
                 }
 
                 results[i] = new MeteredUse(decided.Take.Outcome, decided.Usage);
@@ -189,12 +205,19 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
     private static Decided Decide(SqliteConnectionLease connection, PendingUse use)
     {
         var take = SqliteRateBucketStore.Decide(connection, use.TokenId, use.Limits.Burst, use.Limits.RequestsPerSecond, use.Now);
-        return new Decided(
-            take,
-            take.Outcome.Admitted ? SqliteUsageStore.Decide(connection, use.TokenId, UsageDay.DayOf(use.Now), use.Delta, use.Limits.Quota) : null);
+        if (!take.Outcome.Admitted)
+        {
+            return new Decided(take, null, null);
+        }
+
+        var day = UsageDay.DayOf(use.Now);
+        var usage = SqliteUsageStore.Decide(connection, use.TokenId, day, use.Delta, use.Limits.Quota);
+        // Detail only costs statements when a report carries it (Detail is null on the common path).
+        var breakdown = use.Delta.Detail is not null && usage.Added ? SqliteUsageDetails.Decide(connection, use.TokenId, day, use.Delta) : null;
+        return new Decided(take, usage, breakdown);
     }
 
-    private readonly record struct Decided(SqliteRateBucketStore.DecidedTake Take, UsageOutcome? Usage);
+    private readonly record struct Decided(SqliteRateBucketStore.DecidedTake Take, UsageOutcome? Usage, UsageBreakdownDay? Breakdown);
 
     private sealed record PendingUse(string TokenId, EffectiveLimits Limits, UsageDelta Delta, DateTimeOffset Now, CancellationToken CancellationToken)
     {

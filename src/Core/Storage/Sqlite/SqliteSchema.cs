@@ -195,5 +195,32 @@ internal static class SqliteSchema
         CREATE INDEX ix_federated_identities_user ON federated_identities (user_id);
         """,
         // ---- end Accounts ----
+        // --- ops/usage (issue 19): idempotency keys of counted uses with their answers, and usage per token, day,
+        // provider and model (at most UsageDetail.MaxPairsPerDay named pairs a token a day, then one "*" row).
+        """
+        CREATE TABLE usage_requests (
+            token_id TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            PRIMARY KEY (token_id, request_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_usage_requests_at ON usage_requests (at);
+
+        CREATE TABLE usage_breakdown (
+            token_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            tokens INTEGER NOT NULL,
+            cost_micros INTEGER NOT NULL,
+            PRIMARY KEY (token_id, day, provider, model)
+        ) WITHOUT ROWID;
+        CREATE INDEX ix_usage_breakdown_day ON usage_breakdown (day);
+        """,
+        // --- end ops/usage
     ];
 }

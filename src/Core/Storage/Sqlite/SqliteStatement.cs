@@ -14,10 +14,12 @@ internal sealed class SqliteStatement : IDisposable
     private readonly sqlite3 db;
     private readonly sqlite3_stmt statement;
     private readonly Dictionary<string, int> positions = new(StringComparer.Ordinal);
+    private readonly int operation;
 
     public SqliteStatement(SqliteConnection connection, string sql)
     {
         db = connection.Handle!;
+        operation = StoreMetrics.SqliteOperation(sql);
         SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, sql, out statement), db);
         for (var i = 1; i <= raw.sqlite3_bind_parameter_count(statement); i++)
         {
@@ -40,6 +42,7 @@ internal sealed class SqliteStatement : IDisposable
     /// </summary>
     public T? Single<T>(Func<sqlite3_stmt, T> map)
     {
+        using var timing = StoreMetrics.StartSqlite(operation);
         try
         {
             var rc = raw.sqlite3_step(statement);

@@ -4,7 +4,7 @@ using SQLitePCL;
 
 namespace IronAuth.Core.Storage.Sqlite;
 
-public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
+public sealed class SqliteUsageStore(SqliteDatabase database, TimeProvider time) : IUsageStore
 {
     // Read, decide (QuotaRules.TryAdd, as the Table store does) and write inside the caller's write transaction, which
     // holds the database's write lock throughout: concurrent callers from any process never overspend a quota.
@@ -20,7 +20,18 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
         await using var connection = await database.WriteAsync(cancellationToken);
         // The read, the decision and the write in one transaction, so no other process writes between them.
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
+        if (delta.Detail?.RequestId is { } requestId && SqliteUsageDetails.Replay(connection, tokenId, requestId) is { Usage: { } replayed })
+        {
+            return replayed;
+        }
+
+        var breakdown = SqliteUsageDetails.Decide(connection, tokenId, day, delta);
         var added = TryAdd(connection, tokenId, day, delta, quota);
+        if (delta.Detail is { } detail && added.Added)
+        {
+            SqliteUsageDetails.Write(connection, tokenId, detail, time.GetUtcNow(), breakdown, UsageReplay.Encode(null, added));
+        }
+
         await transaction.CommitAsync();
         return added;
     }
@@ -64,8 +75,20 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     {
         await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
+        if (delta.Detail?.RequestId is { } requestId && SqliteUsageDetails.Replay(connection, tokenId, requestId) is { Usage: { } replayed })
+        {
+            return replayed.Day;
+        }
+
+        var breakdown = SqliteUsageDetails.Decide(connection, tokenId, day, delta);
         var after = QuotaRules.AddSaturating(Current(connection, tokenId, day), delta);
-        Write(connection, new UsageOutcome(true, after, QuotaKind.None));
+        var outcome = new UsageOutcome(true, after, QuotaKind.None);
+        Write(connection, outcome);
+        if (delta.Detail is { } detail)
+        {
+            SqliteUsageDetails.Write(connection, tokenId, detail, time.GetUtcNow(), breakdown, UsageReplay.Encode(null, outcome));
+        }
+
         await transaction.CommitAsync();
         return after;
     }
@@ -89,5 +112,22 @@ public sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
             ("@to", Key(to)));
     }
 
-    private static string Key(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    public async Task<IReadOnlyList<UsageBreakdownDay>> ListBreakdownAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.ReadAsync(cancellationToken);
+        return await connection.QueryAsync(
+            """
+            SELECT day, provider, model, requests, input_tokens, output_tokens, tokens, cost_micros FROM usage_breakdown
+            WHERE token_id = @token_id AND day BETWEEN @from AND @to ORDER BY day DESC, provider, model;
+            """,
+            r => new UsageBreakdownDay(
+                tokenId, DateOnly.ParseExact(r.GetString(0), "yyyy-MM-dd", CultureInfo.InvariantCulture), r.GetString(1), r.GetString(2),
+                r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7)),
+            cancellationToken,
+            ("@token_id", tokenId),
+            ("@from", Key(from)),
+            ("@to", Key(to)));
+    }
+
+    internal static string Key(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 }

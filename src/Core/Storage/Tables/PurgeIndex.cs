@@ -20,6 +20,14 @@ internal static class PurgeIndex
     public const string Resets = "reset";
     public const string Buckets = "bucket";
     public const string Usage = "usage";
+    public const string UsageRequests = "usagereq";
+
+    /// <summary>
+    /// Not a purge kind of its own but the per-day activity index of spending analytics: partition
+    /// <c>active:{yyyyMMdd}00</c> lists the tokens with usage that day (row = token id, <c>OwnerId</c>). Written once
+    /// per token per day (before the first count of the day is), dropped with the usage purge.
+    /// </summary>
+    public const string Activity = "active";
 
     /// <summary>How many entries are visited at once by purges that delete at most one record per entry.</summary>
     public const int Parallelism = 8;

@@ -162,12 +162,14 @@ public sealed class TableMaintenanceStore(TableStorage storage) : IMaintenanceSt
             List<TableTransactionAction> actions = [new(TableTransactionActionType.Delete, limits, limits.ETag)];
             if (day is { } finished)
             {
-                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(key, "day:" + TableMeteringStore.DayKey(finished))
+                var history = new TableEntity(key, "day:" + TableMeteringStore.DayKey(finished))
                 {
                     ["Requests"] = limits.GetInt64("Requests") ?? 0,
                     ["LlmTokens"] = limits.GetInt64("LlmTokens") ?? 0,
                     ["CostMicros"] = limits.GetInt64("CostMicros") ?? 0,
-                }));
+                };
+                history.SetOrRemove("Mix", limits.GetString("Mix"));
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, history));
             }
 
             try
@@ -182,7 +184,16 @@ public sealed class TableMaintenanceStore(TableStorage storage) : IMaintenanceSt
             }
         }, cancellationToken);
 
-    public Task<int> PurgeUsageAsync(DateOnly before, int batch, CancellationToken cancellationToken) =>
+    public async Task<int> PurgeUsageAsync(DateOnly before, int batch, CancellationToken cancellationToken)
+    {
+        var purged = await PurgeUsageDaysAsync(before, batch, cancellationToken);
+        // The activity index of the same days (spending analytics) goes with them; its entries are not counted.
+        await storage.PurgeAsync(
+            PurgeIndex.Activity, PurgeIndex.Midnight(before).AddHours(-1), batch, PurgeIndex.Parallelism, (_, _, _) => Task.FromResult(PurgeIndex.Visit.Done(0)), cancellationToken);
+        return purged;
+    }
+
+    private Task<int> PurgeUsageDaysAsync(DateOnly before, int batch, CancellationToken cancellationToken) =>
         // Entries sit at the midnight of the oldest day a key may hold; those of days before `before` are due.
         storage.PurgeAsync(PurgeIndex.Usage, PurgeIndex.Midnight(before).AddHours(-1), batch, 1, async (entry, budget, ct) =>
         {
@@ -213,6 +224,38 @@ public sealed class TableMaintenanceStore(TableStorage storage) : IMaintenanceSt
             await storage.Metering.DeleteAllAsync(key, old, ct);
             return new PurgeIndex.Visit(old.Count, oldestKept is { } next ? PurgeIndex.Midnight(next) : null);
         }, cancellationToken);
+
+    // --- ops/usage (issue 19)
+    public Task<int> PurgeUsageRequestsAsync(DateTimeOffset before, int batch, CancellationToken cancellationToken) =>
+        // Entries sit at the second midnight after the day a token stored keys, when they are all purgeable (they
+        // are due at "before + retention", i.e. now); each visit deletes the token's keys stored before `before` and
+        // comes back when the oldest remaining one is.
+        storage.PurgeAsync(PurgeIndex.UsageRequests, before + UsageReplay.Retention, batch, 1, async (entry, budget, ct) =>
+        {
+            var key = entry.Key;
+            var old = new List<string>();
+            DateTimeOffset? oldestKept = null;
+            await foreach (var row in storage.Metering.QueryAsync<TableEntity>(
+                TableClient.CreateQueryFilter($"PartitionKey eq {key} and RowKey ge {TableMeteringStore.RequestPrefix} and RowKey lt {"req;"}"),
+                select: ["RowKey", "At"],
+                cancellationToken: ct))
+            {
+                var at = row.GetDateTimeOffset("At") ?? DateTimeOffset.MinValue;
+                if (at < before && old.Count < budget)
+                {
+                    old.Add(row.RowKey);
+                }
+                else
+                {
+                    oldestKept = oldestKept is { } kept && kept < at ? kept : at;
+                }
+            }
+
+            await storage.Metering.DeleteAllAsync(key, old, ct);
+            return new PurgeIndex.Visit(old.Count, oldestKept is { } next ? next + UsageReplay.Retention : null);
+        }, cancellationToken);
+
+    // --- end ops/usage
 
     public async Task<bool> TryAcquireAsync(string name, string holder, DateTimeOffset until, DateTimeOffset now, CancellationToken cancellationToken)
     {

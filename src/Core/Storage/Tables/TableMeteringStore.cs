@@ -34,6 +34,13 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
 {
     internal const string LimitsKey = "limits";
     private const string DayPrefix = "day:";
+
+    // Idempotency keys of counted uses: "req:{v:|u:}{request id}" rows beside the limits entity (see UsageReplay).
+    internal const string RequestPrefix = "req:";
+
+    // A write with keys is one entity-group transaction of at most 100 actions: the limits entity, a history row
+    // and at most this many keys.
+    private const int MaxKeysPerWrite = 98;
     private const string Operation = "Meter token use";
 
     // One write carries at most this many queued uses; the rest go in the next.
@@ -55,18 +62,18 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         string tokenId, EffectiveLimits limits, UsageDelta delta, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var result = await SubmitAsync(
-            tokenId, new Use(new Take(limits.Burst, limits.RequestsPerSecond, now), new Count(UsageDay.DayOf(now), delta, limits.Quota), now), cancellationToken);
-        return new MeteredUse(result.Bucket!, result.Usage);
+            tokenId, new Use(new Take(limits.Burst, limits.RequestsPerSecond, now), new Count(UsageDay.DayOf(now), delta, limits.Quota) { At = now }, now), cancellationToken);
+        return new MeteredUse(result.Bucket!, result.Usage) { Replayed = result.Replayed };
     }
 
     public async Task<BucketTake> TakeAsync(string key, int capacity, double refillPerSecond, DateTimeOffset now, CancellationToken cancellationToken) =>
         (await SubmitAsync(key, new Use(new Take(capacity, refillPerSecond, now), null, null), cancellationToken)).Bucket!;
 
     public async Task<UsageOutcome> TryAddAsync(string tokenId, DateOnly day, UsageDelta delta, Quota quota, CancellationToken cancellationToken) =>
-        (await SubmitAsync(tokenId, new Use(null, new Count(day, delta, quota), null), cancellationToken)).Usage!;
+        (await SubmitAsync(tokenId, new Use(null, new Count(day, delta, quota) { At = time.GetUtcNow() }, null), cancellationToken)).Usage!;
 
     public async Task<UsageDay> AddAsync(string tokenId, DateOnly day, UsageDelta delta, CancellationToken cancellationToken) =>
-        (await SubmitAsync(tokenId, new Use(null, new Count(day, delta, NoCap, AfterTheFact: true), null), cancellationToken)).Usage!.Day;
+        (await SubmitAsync(tokenId, new Use(null, new Count(day, delta, NoCap, AfterTheFact: true) { At = time.GetUtcNow() }, null), cancellationToken)).Usage!.Day;
 
     public async Task<IReadOnlyList<UsageDay>> ListAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
@@ -91,6 +98,39 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         }
 
         return [.. days.Values.OrderByDescending(d => d.Day)];
+    }
+
+    public async Task<IReadOnlyList<UsageBreakdownDay>> ListBreakdownAsync(string tokenId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        if (!TableEntities.IsKeySafe(tokenId))
+        {
+            return [];
+        }
+
+        // The same range read as ListAsync: each day's breakdown is the Mix property of its row (or of the limits entity).
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {tokenId} and (RowKey eq {LimitsKey} or (RowKey ge {DayPrefix + DayKey(from)} and RowKey le {DayPrefix + DayKey(to)}))");
+        var days = new Dictionary<DateOnly, UsageBreakdown>();
+        await foreach (var entity in Table.QueryAsync<TableEntity>(filter, select: ["RowKey", "Day", "Mix"], cancellationToken: cancellationToken))
+        {
+            DateOnly? day = entity.RowKey == LimitsKey
+                ? entity.GetString("Day") is { } value ? ParseDay(value) : null
+                : ParseDay(entity.RowKey[DayPrefix.Length..]);
+            if (day is { } d && d >= from && d <= to && entity.GetString("Mix") is { } mix)
+            {
+                var parsed = UsageBreakdown.Parse(mix);
+                if (days.TryGetValue(d, out var same))
+                {
+                    same.Merge(parsed);
+                }
+                else
+                {
+                    days[d] = parsed;
+                }
+            }
+        }
+
+        return [.. days.OrderByDescending(d => d.Key).SelectMany(d => d.Value.Days(tokenId, d.Key).OrderBy(e => e.Provider, StringComparer.Ordinal).ThenBy(e => e.Model, StringComparer.Ordinal))];
     }
 
     /// <summary>Records a use at <paramref name="at"/> unless a later one is known to be stored; nothing for an unknown key.</summary>
@@ -146,9 +186,10 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         while (true)
         {
             var batch = new List<Use>();
+            var keys = 0;
             lock (meter)
             {
-                while (batch.Count < MaxBatch && meter.Queue.TryDequeue(out var next))
+                while (batch.Count < MaxBatch && keys < MaxKeysPerWrite && meter.Queue.TryDequeue(out var next))
                 {
                     if (next.CancellationToken.IsCancellationRequested)
                     {
@@ -158,6 +199,7 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
                     else
                     {
                         batch.Add(next);
+                        keys += next.RequestKey is null ? 0 : 1;
                     }
                 }
 
@@ -215,7 +257,11 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
     /// <summary>Decides and writes one batch; returns the uses to retry in the next batch.</summary>
     private async Task<List<Use>> ProcessAsync(string key, Meter meter, List<Use> batch)
     {
+        StoreMetrics.MeteringBatch(sqlite: false, batch.Count);
         Dictionary<DateOnly, TableEntity?> historyRows = [];
+        // Answers stored under keys of this batch's uses by an earlier write (this process's or another's), found
+        // when the insert of a key failed with 409.
+        Dictionary<string, Outcome> replays = new(StringComparer.Ordinal);
         for (var attempt = 0; ; attempt++)
         {
             MeterState? stored;
@@ -232,8 +278,20 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             var past = new List<int>();
             var later = new List<Use>();
             var failed = new List<(int Use, Exception Error)>();
+            var keysWritten = new List<TableEntity>();
             for (var i = 0; i < batch.Count; i++)
             {
+                if (batch[i].RequestKey is { } requestKey)
+                {
+                    // A key counted before (stored, or earlier in this batch) answers as it did then and changes nothing.
+                    if (replays.TryGetValue(requestKey, out var replay))
+                    {
+                        outcomes[i] = replay;
+                        continue;
+                    }
+                }
+
+
                 // A use whose arithmetic throws (input no boundary should have let through) fails alone: the state
                 // goes back to what it was before it, and the batch's other uses, possibly other callers', go on.
                 var before = working.Snapshot();
@@ -254,6 +312,16 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
                 {
                     case Placement.Applied:
                         outcomes[i] = outcome;
+                        if (batch[i].RequestKey is { } counted && outcome.Usage is { Added: true } usage)
+                        {
+                            keysWritten.Add(new TableEntity(key, RequestPrefix + counted)
+                            {
+                                ["At"] = batch[i].Count!.At,
+                                ["Outcome"] = UsageReplay.Encode(outcome.Bucket, usage),
+                            });
+                            replays[counted] = outcome with { Replayed = true };
+                        }
+
                         break;
                     case Placement.PastDay:
                         // The bucket part (if any) was applied; the count goes to that day's history row below.
@@ -270,8 +338,31 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             {
                 try
                 {
-                    var (written, etag) = await WriteAsync(key, stored, working, historyRows, today);
+                    if (working.Day is { } counted && counted != stored?.Day && working.OwnerId is { } owner)
+                    {
+                        // The first count of a token's day: list the token under that day for spending analytics,
+                        // once a day per token, before the count exists (so no counted day is missing from it).
+                        await storage.AddActivityAsync(counted, key, owner);
+                    }
+
+                    if (keysWritten.Count > 0 && working.KeysIndexed != today)
+                    {
+                        // The purge index first, once a day per token with keys (as IndexNewKeyAsync does for usage).
+                        await storage.AddAsync(PurgeIndex.UsageRequests, PurgeIndex.Midnight(today.AddDays(2)), key, CancellationToken.None);
+                        working.KeysIndexed = today;
+                    }
+
+                    var (written, etag) = await WriteAsync(key, stored, working, historyRows, today, keysWritten);
                     working.Stored(written, etag);
+                }
+                catch (TableTransactionFailedException e) when (e.Status == TableEntities.Conflict
+                    && e.FailedTransactionActionIndex >= (working.Rollover is null ? 1 : 2) && storage.MayRetry(attempt))
+                {
+                    // A key is stored already: a repeat of a use counted by an earlier write (another process's, or
+                    // one whose answer was lost). Nothing of this write happened; read the batch's stored keys and
+                    // decide the batch again, answering those uses from what they stored.
+                    await ReadReplaysAsync(key, batch, replays);
+                    continue;
                 }
                 catch (RequestFailedException e) when (IsLostRace(e) && storage.MayRetry(attempt))
                 {
@@ -285,6 +376,12 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
                     {
                         meter.Known = null;
                         meter.ReadFirstUntil = Environment.TickCount64 + ReadFirstMilliseconds;
+                    }
+
+                    // Keys decided in this attempt were not stored: only those read from the table stay replays.
+                    foreach (var written in keysWritten)
+                    {
+                        replays.Remove(written.RowKey[RequestPrefix.Length..]);
                     }
 
                     await storage.BackOffAsync(Operation, attempt, CancellationToken.None);
@@ -315,7 +412,12 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
                 try
                 {
                     var count = batch[i].Count!;
-                    var usage = await AddToPastDayAsync(key, count);
+                    if (working.OwnerId is { } owner)
+                    {
+                        await storage.AddActivityAsync(count.Day, key, owner);
+                    }
+
+                    var usage = await AddToPastDayAsync(key, count, batch[i].RequestKey);
                     batch[i].Completion.TrySetResult(outcomes[i]! with { Usage = usage });
                 }
                 catch (Exception e)
@@ -335,9 +437,12 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         await Table.FindAsync(key, LimitsKey, CancellationToken.None) is { } entity ? MeterState.From(entity) : null;
 
     /// <summary>Writes the decided state; returns the entity written and its new ETag (null when the answer carried none).</summary>
-    private async Task<(TableEntity Written, ETag? ETag)> WriteAsync(string key, MeterState? stored, MeterState working, Dictionary<DateOnly, TableEntity?> historyRows, DateOnly today)
+    private async Task<(TableEntity Written, ETag? ETag)> WriteAsync(
+        string key, MeterState? stored, MeterState working, Dictionary<DateOnly, TableEntity?> historyRows, DateOnly today, List<TableEntity> keys)
     {
         var entity = working.ToEntity(key);
+        // Keys go in the same entity-group transaction as the counts they answer for: both or neither.
+        var keyActions = keys.Select(k => new TableTransactionAction(TableTransactionActionType.Add, k));
         if (working.Rollover is { } finished)
         {
             // The day that just ended becomes a history row in the same transaction, so it is stored exactly
@@ -348,12 +453,20 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
                 ["LlmTokens"] = finished.Tokens,
                 ["CostMicros"] = finished.CostMicros,
             };
+            if (working.RolloverMix is { } finishedMix)
+            {
+                row["Mix"] = finishedMix;
+            }
+
             TableTransactionAction history;
             if (historyRows.GetValueOrDefault(finished.Day) is { } existing)
             {
                 row["Requests"] = QuotaRules.Saturating(finished.Requests, existing.GetInt64("Requests") ?? 0);
                 row["LlmTokens"] = QuotaRules.Saturating(finished.Tokens, existing.GetInt64("LlmTokens") ?? 0);
                 row["CostMicros"] = QuotaRules.Saturating(finished.CostMicros, existing.GetInt64("CostMicros") ?? 0);
+                var mix = UsageBreakdown.Parse(existing.GetString("Mix"));
+                mix.Merge(UsageBreakdown.Parse(working.RolloverMix));
+                row.SetOrRemove("Mix", mix.Format());
                 history = new TableTransactionAction(TableTransactionActionType.UpdateReplace, row, existing.ETag);
             }
             else
@@ -372,6 +485,7 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
                         ? new TableTransactionAction(TableTransactionActionType.Add, entity)
                         : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, stored.ETag!.Value),
                     history,
+                    .. keyActions,
                 ],
                 CancellationToken.None);
             return (entity, responses[0].Headers.ETag);
@@ -380,10 +494,24 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         if (stored is null)
         {
             await IndexNewKeyAsync(key, working.Day ?? today, today);
-            return (entity, (await Table.AddEntityAsync(entity, CancellationToken.None)).Headers.ETag);
         }
 
-        return (entity, (await Table.UpdateEntityAsync(entity, stored.ETag!.Value, TableUpdateMode.Replace, CancellationToken.None)).Headers.ETag);
+        if (keys.Count > 0)
+        {
+            var responses = await Table.SubmitEntityGroupAsync(
+                [
+                    stored is null
+                        ? new TableTransactionAction(TableTransactionActionType.Add, entity)
+                        : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, stored.ETag!.Value),
+                    .. keyActions,
+                ],
+                CancellationToken.None);
+            return (entity, responses[0].Headers.ETag);
+        }
+
+        return stored is null
+            ? (entity, (await Table.AddEntityAsync(entity, CancellationToken.None)).Headers.ETag)
+            : (entity, (await Table.UpdateEntityAsync(entity, stored.ETag!.Value, TableUpdateMode.Replace, CancellationToken.None)).Headers.ETag);
     }
 
     /// <summary>
@@ -394,12 +522,63 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         storage.AddAsync(PurgeIndex.Buckets, PurgeIndex.Midnight(today), key, CancellationToken.None),
         storage.AddAsync(PurgeIndex.Usage, PurgeIndex.Midnight(firstDay < today ? firstDay : today), key, CancellationToken.None));
 
+    /// <summary>A token's days from <paramref name="from"/> to <paramref name="to"/> with their breakdowns, in one range read.</summary>
+    internal async Task<Analytics.TokenActivity> ActivityAsync(string tokenId, string ownerId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {tokenId} and (RowKey eq {LimitsKey} or (RowKey ge {DayPrefix + DayKey(from)} and RowKey le {DayPrefix + DayKey(to)}))");
+        var days = new Dictionary<DateOnly, (UsageDay Day, UsageBreakdown Mix)>();
+        await foreach (var entity in Table.QueryAsync<TableEntity>(filter, select: ["RowKey", "Day", "Requests", "LlmTokens", "CostMicros", "Mix"], cancellationToken: cancellationToken))
+        {
+            var row = entity.RowKey == LimitsKey ? MeterState.From(entity).Counters(tokenId) : HistoryRow(tokenId, entity);
+            if (row is null || row.Day < from || row.Day > to)
+            {
+                continue;
+            }
+
+            var mix = UsageBreakdown.Parse(entity.GetString("Mix"));
+            if (days.TryGetValue(row.Day, out var same))
+            {
+                same.Mix.Merge(mix);
+                days[row.Day] = (QuotaRules.AddSaturating(same.Day, new UsageDelta(row.Requests, row.Tokens, row.CostMicros)), same.Mix);
+            }
+            else
+            {
+                days[row.Day] = (row, mix);
+            }
+        }
+
+        return new Analytics.TokenActivity(
+            tokenId, ownerId, [.. days.Values.Select(d => d.Day)], [.. days.Values.SelectMany(d => d.Mix.Days(tokenId, d.Day.Day))]);
+    }
+
+    /// <summary>Reads the stored keys of the batch's uses (point reads, in parallel) into <paramref name="replays"/>.</summary>
+    private async Task ReadReplaysAsync(string key, List<Use> batch, Dictionary<string, Outcome> replays)
+    {
+        var wanted = batch.Where(u => u.RequestKey is not null).Select(u => u.RequestKey!).Distinct(StringComparer.Ordinal).ToList();
+        var rows = await Task.WhenAll(wanted.Select(k => Table.FindAsync(key, RequestPrefix + k, CancellationToken.None)));
+        for (var i = 0; i < wanted.Count; i++)
+        {
+            replays.Remove(wanted[i]);
+            if (rows[i]?.GetString("Outcome") is { } stored)
+            {
+                var use = UsageReplay.Decode(key, stored);
+                replays[wanted[i]] = new Outcome(use.Bucket, use.Usage, Replayed: true);
+            }
+        }
+    }
+
     /// <summary>Usage of a day that is already history: that day's row, read and replaced under its ETag.</summary>
-    private async Task<UsageOutcome> AddToPastDayAsync(string key, Count count)
+    private async Task<UsageOutcome> AddToPastDayAsync(string key, Count count, string? requestKey)
     {
         var rowKey = DayPrefix + DayKey(count.Day);
         for (var attempt = 0; ; attempt++)
         {
+            if (requestKey is not null && await Table.FindAsync(key, RequestPrefix + requestKey, CancellationToken.None) is { } answered)
+            {
+                return UsageReplay.Decode(key, answered.GetString("Outcome")!).Usage!;
+            }
+
             var row = await Table.FindAsync(key, rowKey, CancellationToken.None);
             var current = row is null ? new UsageDay(key, count.Day, 0, 0, 0) : HistoryRow(key, row)!;
             var outcome = count.Apply(current);
@@ -410,11 +589,33 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
 
             var after = outcome.Day;
             var entity = new TableEntity(key, rowKey) { ["Requests"] = after.Requests, ["LlmTokens"] = after.Tokens, ["CostMicros"] = after.CostMicros };
+            var mix = UsageBreakdown.Parse(row?.GetString("Mix"));
+            if (count.Delta.Detail is { } detail)
+            {
+                mix.Add(detail, count.Delta);
+            }
+
+            entity.SetOrRemove("Mix", mix.Format());
             try
             {
                 if (row is null)
                 {
                     await storage.AddAsync(PurgeIndex.Usage, PurgeIndex.Midnight(count.Day), key, CancellationToken.None);
+                }
+
+                if (requestKey is not null)
+                {
+                    await storage.AddAsync(PurgeIndex.UsageRequests, PurgeIndex.Midnight(UsageDay.DayOf(count.At).AddDays(2)), key, CancellationToken.None);
+                    var answer = new TableEntity(key, RequestPrefix + requestKey) { ["At"] = count.At, ["Outcome"] = UsageReplay.Encode(null, new UsageOutcome(true, after, QuotaKind.None)) };
+                    await Table.SubmitEntityGroupAsync(
+                        [
+                            row is null ? new TableTransactionAction(TableTransactionActionType.Add, entity) : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, row.ETag),
+                            new TableTransactionAction(TableTransactionActionType.Add, answer),
+                        ],
+                        CancellationToken.None);
+                }
+                else if (row is null)
+                {
                     await Table.AddEntityAsync(entity, CancellationToken.None);
                 }
                 else
@@ -457,6 +658,9 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
     /// <summary>A count: quota-checked (a verify), or usage that already happened (<paramref name="AfterTheFact"/>), which saturates.</summary>
     private sealed record Count(DateOnly Day, UsageDelta Delta, Quota Quota, bool AfterTheFact = false)
     {
+        /// <summary>When the use was reported (stored with its idempotency key, for the purge).</summary>
+        public DateTimeOffset At { get; init; }
+
         public UsageOutcome Apply(UsageDay current) =>
             AfterTheFact ? new UsageOutcome(true, QuotaRules.AddSaturating(current, Delta), QuotaKind.None) : QuotaRules.TryAdd(current, Delta, Quota);
     }
@@ -468,6 +672,9 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
 
         public Count? Count { get; } = count;
 
+        /// <summary>The use's idempotency key (null for nearly every use).</summary>
+        public string? RequestKey => Count?.Delta.Detail?.RequestId;
+
         /// <summary>The last use to record, if every other part of the call succeeds.</summary>
         public DateTimeOffset? Touch { get; } = touch;
 
@@ -476,7 +683,7 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         public TaskCompletionSource<Outcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed record Outcome(BucketTake? Bucket, UsageOutcome? Usage);
+    private sealed record Outcome(BucketTake? Bucket, UsageOutcome? Usage, bool Replayed = false);
 
     private enum Placement
     {
@@ -516,6 +723,15 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         /// <summary>The day this change finished, with its totals, to be stored as a history row.</summary>
         public UsageDay? Rollover { get; private set; }
 
+        /// <summary>The current day's breakdown by provider and model (<see cref="UsageBreakdown.Format"/>), if any.</summary>
+        public string? Mix { get; private set; }
+
+        /// <summary>The finished day's breakdown, stored with <see cref="Rollover"/>.</summary>
+        public string? RolloverMix { get; private set; }
+
+        /// <summary>The last day this token's idempotency keys were put in the purge index.</summary>
+        public DateOnly? KeysIndexed { get; set; }
+
         public static MeterState From(TableEntity entity) => new()
         {
             carried = entity,
@@ -529,6 +745,8 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             Tokens = entity.GetInt64("LlmTokens") ?? 0,
             CostMicros = entity.GetInt64("CostMicros") ?? 0,
             LastUsedAt = entity.GetDateTimeOffset("LastUsedAt"),
+            Mix = entity.GetString("Mix"),
+            KeysIndexed = entity.GetString("KeysIndexed") is { } indexed ? ParseDay(indexed) : null,
         };
 
         /// <summary>An exact copy, to go back to if applying a use fails.</summary>
@@ -539,8 +757,12 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             var copy = (MeterState)MemberwiseClone();
             copy.Changed = false;
             copy.Rollover = null;
+            copy.RolloverMix = null;
             return copy;
         }
+
+        /// <summary>The token's owner (a bucket key that is no token has none).</summary>
+        public string? OwnerId => carried?.GetString("OwnerId");
 
         public UsageDay? Counters(string key) => Day is { } day ? new UsageDay(key, day, Requests, Tokens, CostMicros) : null;
 
@@ -548,6 +770,7 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
         {
             ETag = etag;
             Rollover = null;
+            RolloverMix = null;
             carried = written;
         }
 
@@ -579,6 +802,8 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             }
 
             entity.SetOrRemove("LastUsedAt", LastUsedAt);
+            entity.SetOrRemove("Mix", Mix);
+            entity.SetOrRemove("KeysIndexed", KeysIndexed is { } indexed ? DayKey(indexed) : null);
             return entity;
         }
 
@@ -650,6 +875,8 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             if (Day is { } open && count.Day > open)
             {
                 Rollover = new UsageDay(key, open, Requests, Tokens, CostMicros);
+                RolloverMix = Mix;
+                Mix = null;
                 Requests = Tokens = CostMicros = 0;
                 Day = count.Day;
                 Changed = true;
@@ -660,6 +887,14 @@ public sealed class TableMeteringStore(TableStorage storage, IOptions<IronAuthOp
             if (outcome.Added)
             {
                 (Requests, Tokens, CostMicros) = (outcome.Day.Requests, outcome.Day.Tokens, outcome.Day.CostMicros);
+                if (count.Delta.Detail is { HasBreakdown: true } detail)
+                {
+                    // Only uses with detail touch the breakdown text; the common path never parses it.
+                    var mix = UsageBreakdown.Parse(Mix);
+                    mix.Add(detail, count.Delta);
+                    Mix = mix.Format();
+                }
+
                 Changed = true;
             }
 

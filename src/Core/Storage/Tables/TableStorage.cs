@@ -127,19 +127,45 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
         return delay <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(delay, cancellationToken);
     }
 
-    /// <summary>Counts every HTTP request to Table Storage as one store round trip (<see cref="StoreMetrics"/>).</summary>
+    /// <summary>
+    /// Counts every HTTP request to Table Storage as one store round trip and times it by kind
+    /// (<see cref="StoreMetrics"/>). Placed per try, so a retried request counts and is timed once per attempt.
+    /// </summary>
     private sealed class RoundTripCounter : HttpPipelinePolicy
     {
         public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
         {
             StoreMetrics.RoundTrip("tables");
+            using var timing = StoreMetrics.StartTables(Operation(message.Request));
             ProcessNext(message, pipeline);
         }
 
-        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
         {
             StoreMetrics.RoundTrip("tables");
-            return ProcessNextAsync(message, pipeline);
+            using var timing = StoreMetrics.StartTables(Operation(message.Request));
+            await ProcessNextAsync(message, pipeline);
+        }
+
+        /// <summary>The request's kind, an index into <see cref="StoreMetrics.TableOperations"/>: read, query, insert, update, delete, batch, other.</summary>
+        private static int Operation(Request request)
+        {
+            var path = request.Uri.Path;
+            var method = request.Method;
+            if (method == RequestMethod.Get)
+            {
+                // A point read names its keys in the path: Table(PartitionKey='…',RowKey='…').
+                return path.EndsWith(')') && !path.EndsWith("()", StringComparison.Ordinal) ? 0 : 1;
+            }
+
+            if (method == RequestMethod.Post)
+            {
+                return path.EndsWith("$batch", StringComparison.Ordinal) ? 5 : 2;
+            }
+
+            return method == RequestMethod.Put || method == RequestMethod.Patch || method.Method == "MERGE" ? 3
+                : method == RequestMethod.Delete ? 4
+                : 6;
         }
     }
 

@@ -44,6 +44,9 @@ public static class TableStoreServiceCollectionExtensions
         services.TryAddSingleton<IMeteringStore>(sp => sp.GetRequiredService<TableMeteringStore>());
         services.TryAddSingleton<IRateBucketStore>(sp => sp.GetRequiredService<TableMeteringStore>());
         services.TryAddSingleton<IUsageStore>(sp => sp.GetRequiredService<TableMeteringStore>());
+        // --- ops/usage (issue 19)
+        services.TryAddSingleton<IronAuth.Core.Analytics.IUsageAnalyticsStore, TableUsageAnalyticsStore>();
+        // --- end ops/usage
         services.TryAddSingleton<TableMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
