@@ -1,4 +1,5 @@
 using IronAuth.Core.Audit;
+using IronAuth.Core.Budgets;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Hosting;
@@ -47,6 +48,11 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<TokenIntrospector>();
         services.TryAddSingleton<MaintenanceJob>();
         services.TryAddSingleton<Readiness>();
+        // Agent budgets (issue 18)
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IronAuthOptions>, BudgetOptionsValidator>());
+        services.TryAddSingleton<ProviderCredentials>();
+        services.TryAddSingleton<IcTokens>();
+        services.TryAddSingleton<BudgetManager>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
         return services;
     }
@@ -93,6 +99,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<SqliteMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<SqliteMaintenanceStore>());
+        services.TryAddSingleton<IBudgetStore, SqliteBudgetStore>();
         return services;
     }
 }

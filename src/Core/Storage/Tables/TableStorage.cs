@@ -51,9 +51,12 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
     /// <summary>Named leases (one entity each).</summary>
     public TableClient Leases { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Leases");
 
+    /// <summary>Agent budgets: a partition per budget (budget, IC tokens, leases, reports, agents), and each owner's index.</summary>
+    public TableClient Budgets { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Budgets");
+
     public string Name => "tables";
 
-    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases];
+    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases, Budgets];
 
     public static bool IsValidPrefix(string? prefix) =>
         prefix is { Length: >= 1 and <= MaxPrefixLength } && char.IsAsciiLetter(prefix[0]) && prefix.All(char.IsAsciiLetterOrDigit);

@@ -1,5 +1,6 @@
 using Azure.Data.Tables;
 using IronAuth.Core.Audit;
+using IronAuth.Core.Budgets;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Maintenance;
@@ -44,6 +45,7 @@ public static class TableStoreServiceCollectionExtensions
         services.TryAddSingleton<TableMaintenanceStore>();
         services.TryAddSingleton<IMaintenanceStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
         services.TryAddSingleton<ILeaseStore>(sp => sp.GetRequiredService<TableMaintenanceStore>());
+        services.TryAddSingleton<IBudgetStore, TableBudgetStore>();
         return services;
     }
 

@@ -1,0 +1,115 @@
+using IronAuth.Core.Configuration;
+using IronAuth.Core.Signing;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace IronAuth.Core.Budgets;
+
+/// <summary>The claims of a valid IC token.</summary>
+public sealed record IcTokenClaims(string BudgetId, string AgentId, string Jti, IReadOnlySet<string> Permissions, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// IC (Internal Control) tokens: JWTs (RFC 7519) signed with IronAuth's own keys, verifiable offline from the JWKS, that
+/// grant nothing but the budget protocol. Explicitly typed <c>ic+jwt</c> (RFC 8725 §3.11) and with an audience of their
+/// own (<c>IronAuth:Budgets:IcTokenAudience</c>, RFC 8725 §3.9), so neither an IC token nor an access token (<c>at+jwt</c>)
+/// validates as the other: <see cref="Sessions.AccessTokens"/> accepts only <c>at+jwt</c>, and this class only <c>ic+jwt</c>.
+/// </summary>
+public sealed class IcTokens(SigningKeys keys, IOptions<IronAuthOptions> options, TimeProvider time)
+{
+    public const string TokenType = "ic+jwt";
+    public const string BudgetIdClaim = "budget_id";
+    public const string AgentIdClaim = "agent_id";
+    public const string PermissionsClaim = "permissions";
+
+    private readonly JsonWebTokenHandler handler = new() { SetDefaultTimesOnTokenCreation = false, MapInboundClaims = false };
+
+    /// <summary>Signs an IC token for <paramref name="record"/> (iss, aud, sub = agent_id, agent_id, budget_id, permissions, jti, iat, nbf, exp).</summary>
+    public async Task<string> IssueAsync(IcTokenRecord record)
+    {
+        var material = (await keys.GetSetAsync()).Active;
+        var jwt = options.Value.Jwt;
+        return handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = jwt.Issuer,
+            Audience = options.Value.Budgets.IcTokenAudience,
+            IssuedAt = record.IssuedAt.UtcDateTime,
+            NotBefore = record.IssuedAt.UtcDateTime,
+            Expires = record.ExpiresAt.UtcDateTime,
+            TokenType = TokenType,
+            SigningCredentials = material.Credentials,
+            Claims = new Dictionary<string, object>
+            {
+                [JwtRegisteredClaimNames.Sub] = record.AgentId,
+                [JwtRegisteredClaimNames.Jti] = record.Jti,
+                [AgentIdClaim] = record.AgentId,
+                [BudgetIdClaim] = record.BudgetId,
+                [PermissionsClaim] = record.Permissions.ToArray(),
+            },
+        });
+    }
+
+    /// <summary>
+    /// Checks signature (a published key, chosen by kid), algorithm, <c>typ</c>, issuer, audience, lifetime and that no
+    /// <c>crit</c> header is present; null when any fails. Whether the token was revoked is the store's to say, in the
+    /// same step as the call it authorizes.
+    /// </summary>
+    public async Task<IcTokenClaims?> ValidateAsync(string token)
+    {
+        var result = await handler.ValidateTokenAsync(token, Parameters(await keys.GetSetAsync()));
+        if (result.Exception is SecurityTokenSignatureKeyNotFoundException && TryReadKid(token) is { } kid && await keys.FindAsync(kid) is not null)
+        {
+            // A key rotated in by another instance since this one last read the store.
+            result = await handler.ValidateTokenAsync(token, Parameters(await keys.GetSetAsync()));
+        }
+
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken parsed
+            // RFC 7515 §4.1.11: IronAuth understands no critical extension.
+            || parsed.TryGetHeaderValue<object>("crit", out _)
+            || !parsed.TryGetPayloadValue<string>(BudgetIdClaim, out var budgetId) || !Ids.IsWellFormed(budgetId)
+            || !parsed.TryGetPayloadValue<string>(AgentIdClaim, out var agentId) || agentId != parsed.Subject
+            || !BudgetRules.IsValidAgentId(agentId)
+            || string.IsNullOrEmpty(parsed.Id)
+            || !parsed.TryGetPayloadValue<string[]>(PermissionsClaim, out var permissions))
+        {
+            return null;
+        }
+
+        return new IcTokenClaims(budgetId, agentId, parsed.Id, permissions.ToHashSet(StringComparer.Ordinal), new DateTimeOffset(parsed.ValidTo, TimeSpan.Zero));
+    }
+
+    private TokenValidationParameters Parameters(SigningKeySet set)
+    {
+        var jwt = options.Value.Jwt;
+        return new TokenValidationParameters
+        {
+            ValidIssuer = jwt.Issuer,
+            ValidAudience = options.Value.Budgets.IcTokenAudience,
+            IssuerSigningKeys = [.. set.Published.Select(k => k.PublicKey)],
+            TryAllIssuerSigningKeys = false,
+            ValidAlgorithms = set.Algorithms,
+            // RFC 8725 §3.11: explicit typing; an access token (at+jwt) is refused here.
+            ValidTypes = [TokenType],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateIssuerSigningKey = true,
+            LifetimeValidator = (notBefore, expires, _, _) =>
+            {
+                var now = time.GetUtcNow().UtcDateTime;
+                return expires is { } exp && now < exp + jwt.ClockSkew && (notBefore is not { } nbf || now >= nbf - jwt.ClockSkew);
+            },
+        };
+    }
+
+    private static string? TryReadKid(string token)
+    {
+        try
+        {
+            return new JsonWebToken(token).Kid;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+}
