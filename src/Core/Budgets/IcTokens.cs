@@ -9,6 +9,9 @@ namespace IronAuth.Core.Budgets;
 /// <summary>The claims of a valid IC token.</summary>
 public sealed record IcTokenClaims(string BudgetId, string AgentId, string Jti, IReadOnlySet<string> Permissions, DateTimeOffset ExpiresAt);
 
+/// <summary>An IC token's validation: its claims, or why not (<see cref="BudgetRefusal.UnknownIcToken"/> for anything but expiry).</summary>
+public sealed record IcTokenVerdict(IcTokenClaims? Claims, BudgetRefusal Refusal);
+
 /// <summary>
 /// IC (Internal Control) tokens: JWTs (RFC 7519) signed with IronAuth's own keys, verifiable offline from the JWKS, that
 /// grant nothing but the budget protocol. Explicitly typed <c>ic+jwt</c> (RFC 8725 §3.11) and with an audience of their
@@ -50,11 +53,11 @@ public sealed class IcTokens(SigningKeys keys, IOptions<IronAuthOptions> options
     }
 
     /// <summary>
-    /// Checks signature (a published key, chosen by kid), algorithm, <c>typ</c>, issuer, audience, lifetime and that no
-    /// <c>crit</c> header is present; null when any fails. Whether the token was revoked is the store's to say, in the
-    /// same step as the call it authorizes.
+    /// Checks signature (a published key, chosen by kid), algorithm, <c>typ</c>, issuer, audience, that no <c>crit</c>
+    /// header is present, and then the lifetime, so that an expired but otherwise genuine token is told so. Whether the
+    /// token was revoked is the store's to say, in the same step as the call it authorizes.
     /// </summary>
-    public async Task<IcTokenClaims?> ValidateAsync(string token)
+    public async Task<IcTokenVerdict> ValidateAsync(string token)
     {
         var result = await handler.ValidateTokenAsync(token, Parameters(await keys.GetSetAsync()));
         if (result.Exception is SecurityTokenSignatureKeyNotFoundException && TryReadKid(token) is { } kid && await keys.FindAsync(kid) is not null)
@@ -72,10 +75,24 @@ public sealed class IcTokens(SigningKeys keys, IOptions<IronAuthOptions> options
             || string.IsNullOrEmpty(parsed.Id)
             || !parsed.TryGetPayloadValue<string[]>(PermissionsClaim, out var permissions))
         {
-            return null;
+            return new IcTokenVerdict(null, BudgetRefusal.UnknownIcToken);
         }
 
-        return new IcTokenClaims(budgetId, agentId, parsed.Id, permissions.ToHashSet(StringComparer.Ordinal), new DateTimeOffset(parsed.ValidTo, TimeSpan.Zero));
+        var now = time.GetUtcNow();
+        var skew = options.Value.Jwt.ClockSkew;
+        var expires = new DateTimeOffset(parsed.ValidTo, TimeSpan.Zero);
+        if (now >= expires + skew)
+        {
+            return new IcTokenVerdict(null, BudgetRefusal.IcTokenExpired);
+        }
+
+        if (now < new DateTimeOffset(parsed.ValidFrom, TimeSpan.Zero) - skew)
+        {
+            return new IcTokenVerdict(null, BudgetRefusal.UnknownIcToken);
+        }
+
+        return new IcTokenVerdict(
+            new IcTokenClaims(budgetId, agentId, parsed.Id, permissions.ToHashSet(StringComparer.Ordinal), expires), BudgetRefusal.None);
     }
 
     private TokenValidationParameters Parameters(SigningKeySet set)
@@ -93,11 +110,8 @@ public sealed class IcTokens(SigningKeys keys, IOptions<IronAuthOptions> options
             RequireSignedTokens = true,
             RequireExpirationTime = true,
             ValidateIssuerSigningKey = true,
-            LifetimeValidator = (notBefore, expires, _, _) =>
-            {
-                var now = time.GetUtcNow().UtcDateTime;
-                return expires is { } exp && now < exp + jwt.ClockSkew && (notBefore is not { } nbf || now >= nbf - jwt.ClockSkew);
-            },
+            // Checked after the signature by ValidateAsync, against the injected clock, to tell expiry apart.
+            ValidateLifetime = false,
         };
     }
 

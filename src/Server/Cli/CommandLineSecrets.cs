@@ -8,7 +8,7 @@ namespace IronAuth.Server.Cli;
 internal static class CommandLineSecrets
 {
     // Configuration keys whose values are secrets, compared by their last segment ("IronAuth:Bootstrap:AdminPassword").
-    private static readonly HashSet<string> SecretKeys = new(StringComparer.OrdinalIgnoreCase) { "AdminPassword", "SigningKey", "PreviousSigningKeys", "Password" };
+    private static readonly HashSet<string> SecretKeys = new(StringComparer.OrdinalIgnoreCase) { "AdminPassword", "SigningKey", "PreviousSigningKeys", "Password", "CredentialKey" };
 
     // A Table Storage connection string is a secret when it carries a key or a signature; UseDevelopmentStorage=true is not.
     private static readonly string[] ConnectionStringSecrets = ["AccountKey=", "SharedAccessSignature=", "sig="];
