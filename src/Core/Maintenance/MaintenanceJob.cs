@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using IronAuth.Core.Audit;
+using IronAuth.Core.Budgets;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Signing;
@@ -21,6 +22,12 @@ public sealed record MaintenanceReport(
     /// <summary>Passive signing keys retired (no unexpired token can carry them any more).</summary>
     public int SigningKeysRetired { get; init; }
 
+    /// <summary>Budget leases closed at their expiry, their unspent parts returned (issue 18).</summary>
+    public int BudgetLeasesExpired { get; init; }
+
+    /// <summary>Budgets purged (with their leases and reports) after <c>IronAuth:Budgets:RetentionDays</c> ended.</summary>
+    public int BudgetsPurged { get; init; }
+
     public int Total => Sessions + RefreshTokens + ApiTokens + PasswordResets + RateBuckets + UsageDays;
 }
 
@@ -35,6 +42,7 @@ public sealed record MaintenanceReport(
 public sealed partial class MaintenanceJob(
     IMaintenanceStore store,
     ILeaseStore leases,
+    IBudgetStore budgets,
     IAuditStore audit,
     SigningKeyManager signingKeys,
     IronAuthMetrics metrics,
@@ -90,6 +98,13 @@ public sealed partial class MaintenanceJob(
                 RateBuckets: await Drain(b => store.PurgeFullBucketsAsync(now, b, cancellationToken)),
                 UsageDays: await Drain(b => store.PurgeUsageAsync(UsageDay.DayOf(now).AddDays(-settings.UsageRetentionDays), b, cancellationToken)),
                 Complete: complete);
+            // Agent budgets: expired leases return their unspent parts (not a purge: they stay, closed, with the budget).
+            report = report with
+            {
+                BudgetLeasesExpired = await Drain(b => budgets.ExpireLeasesAsync(now, b, cancellationToken)),
+                BudgetsPurged = await Drain(b => budgets.PurgeAsync(now.AddDays(-options.Value.Budgets.RetentionDays), b, cancellationToken)),
+                Complete = complete,
+            };
             // Keys after the purges: a handful of rows, never a backlog, so no budget of their own.
             var upkeep = await signingKeys.MaintainAsync(cancellationToken);
             report = report with { SigningKeyRotated = upkeep.Rotated, SigningKeysRetired = upkeep.Retired };
@@ -113,6 +128,8 @@ public sealed partial class MaintenanceJob(
                     ["usage_days"] = Text(report.UsageDays),
                     ["signing_key_rotated"] = report.SigningKeyRotated ? "true" : "false",
                     ["signing_keys_retired"] = Text(report.SigningKeysRetired),
+                    ["budget_leases_expired"] = Text(report.BudgetLeasesExpired),
+                    ["budgets_purged"] = Text(report.BudgetsPurged),
                     ["complete"] = report.Complete ? "true" : "false",
                 }),
                 CancellationToken.None);

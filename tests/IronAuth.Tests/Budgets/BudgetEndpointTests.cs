@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using IronAuth.Core.Maintenance;
 using IronAuth.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -19,7 +21,12 @@ public abstract class BudgetEndpointTests(string store) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        server = await TestServer.StartAsync(store, new Dictionary<string, string?> { ["IronAuth:Budgets:CredentialKey"] = CredentialKey });
+        server = await TestServer.StartAsync(store, new Dictionary<string, string?>
+        {
+            ["IronAuth:Budgets:CredentialKey"] = CredentialKey,
+            // Once a year (1 January): moving the clock by days never starts the scheduled run, so the tests run the job themselves.
+            ["IronAuth:Maintenance:Schedule"] = "0 0 0 1 1 *",
+        });
         admin = server.NewClient((await server.LoginAdminAsync()).Access);
     }
 
@@ -274,6 +281,38 @@ public abstract class BudgetEndpointTests(string store) : IAsyncLifetime
         await (await admin.PostAsJsonAsync($"api/budgets/{budgetId}/ic-tokens", new { agent_id = "a", permissions = new[] { "spend" } })).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
         await (await admin.PatchAsJsonAsync($"api/budgets/{budgetId}", new { allocation = -3 })).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
         await (await admin.GetAsync("api/budgets/nope")).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
+    public async Task Maintenance_returns_expired_leases_unspent_parts_and_purges_budgets_long_ended()
+    {
+        var budgetId = await NewBudgetAsync(admin, 10m);
+        var ended = await NewBudgetAsync(admin, 1m);
+        var runtime = server.NewClient((await MintAsync(admin, budgetId))["token"]!.GetValue<string>());
+        var handshake = await OkAsync(await runtime.PostAsJsonAsync("api/budgets/handshake", new { requested_budget = 4m }));
+        var lease = handshake["lease_id"]!.GetValue<string>();
+        Assert.Equal(server.Time.GetUtcNow().AddHours(1), handshake["lease_expires_at"]!.GetValue<DateTimeOffset>());
+        await OkAsync(await runtime.PostAsJsonAsync("api/budgets/report", new { lease_id = lease, report_id = "r", cost = 1m }));
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"api/budgets/{ended}")).StatusCode);
+        var job = server.Services.GetRequiredService<MaintenanceJob>();
+
+        var early = await job.RunAsync(default);
+        Assert.Equal((0, 0), (early.BudgetLeasesExpired, early.BudgetsPurged));
+
+        server.Time.Advance(TimeSpan.FromMinutes(61));
+        var run = await job.RunAsync(default);
+        Assert.Equal((1, 0), (run.BudgetLeasesExpired, run.BudgetsPurged));
+        admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        var budget = await OkAsync(await admin.GetAsync($"api/budgets/{budgetId}"));
+        Assert.Equal((9m, 0, 1m), (Dec(budget, "available"), budget["open_leases"]!.GetValue<int>(), Dec(budget, "spent")));
+        await (await runtime.PostAsync($"api/budgets/leases/{lease}/close", null)).AssertProblemAsync(HttpStatusCode.Conflict, "lease_closed");
+
+        // Retention (30 days by default) counts from the revocation.
+        server.Time.Advance(TimeSpan.FromDays(30));
+        Assert.Equal(1, (await job.RunAsync(default)).BudgetsPurged);
+        admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        await (await admin.GetAsync($"api/budgets/{ended}")).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
+        await OkAsync(await admin.GetAsync($"api/budgets/{budgetId}"));
     }
 
     [Fact]
