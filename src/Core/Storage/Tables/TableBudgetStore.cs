@@ -13,7 +13,8 @@ namespace IronAuth.Core.Storage.Tables;
 /// <para>
 /// Round trips and races. A grant, report or close is one range read of the partition (the budget, the IC token, the lease
 /// and, for a report, the report id and the agent's row — a single query) and one entity-group transaction that replaces
-/// the budget entity under the ETag it was read with, together with the lease(s), report and agent rows. Every write to a
+/// the budget entity under the ETag it was read with, together with the lease(s), report and agent rows (a grant also
+/// indexes its new lease in Due, one insert between the two, so maintenance finds it when it expires). Every write to a
 /// budget's money or state (grant, report, close, expiry, allocation change, revocation of the budget or of an IC token)
 /// changes the budget entity, so its ETag serializes them all: a write decided on a budget that changed since it was read
 /// fails with 412 as a whole and is decided again from a fresh read. Hence grants are exact under any number of
@@ -271,12 +272,7 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
         var indexed = new HashSet<DateTimeOffset>();
         return WriteAsync(caller.BudgetId, "Grant budget lease", LeaseGrantResult.Refused(BudgetRefusal.Busy), async () =>
         {
-            var usualExpiry = caller.Now + request.LeaseLifetime;
-            var indexing = indexed.Add(usualExpiry)
-                ? storage.AddAsync(DueLeases, usualExpiry, caller.BudgetId + "|" + request.NewLeaseId, cancellationToken)
-                : Task.CompletedTask;
             var rows = await ReadAsync(caller.BudgetId, [BudgetKey, IcPrefix + caller.Jti, .. request.PreviousLeaseId is { } p ? [LeasePrefix + p] : Array.Empty<string>()], cancellationToken);
-            await indexing;
             var budgetEntity = rows.GetValueOrDefault(BudgetKey);
             var budget = budgetEntity is null ? null : ToBudget(budgetEntity);
             var token = rows.GetValueOrDefault(IcPrefix + caller.Jti) is { } ic ? ToIcToken(ic) : null;
@@ -293,9 +289,10 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
             }
 
             var lease = decision.NewLease!;
-            if (indexed.Add(lease.ExpiresAt) && lease.ExpiresAt < usualExpiry)
+            // Indexed for maintenance before it exists, only once it is granted (a refused handshake writes nothing);
+            // a retry after a lost race whose expiry is in the same hour finds the entry there already.
+            if (indexed.Add(lease.ExpiresAt))
             {
-                // Ends before the usual lifetime (its token or budget ends first): indexed at its real expiry as well.
                 await storage.AddAsync(DueLeases, lease.ExpiresAt, caller.BudgetId + "|" + lease.Id, cancellationToken);
             }
 
