@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using IronAuth.Core.Audit;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
@@ -234,10 +235,19 @@ public sealed class BudgetManager(
         string? ipToken = null;
         if (result.SealedCredential is { } sealedSecret)
         {
-            ipToken = credentials.Open(claims.BudgetId, sealedSecret);
+            try
+            {
+                ipToken = credentials.Open(claims.BudgetId, sealedSecret);
+            }
+            catch (CryptographicException)
+            {
+                // Altered at rest, or moved from another budget: treated like a key that does not open it.
+            }
+
             if (ipToken is null)
             {
-                // The lease stands (it is the runtime's to close); only the credential cannot be handed over.
+                // The runtime never hears of this lease, so it is closed at once rather than held until it expires.
+                await store.CloseAsync(Caller(claims), result.Lease!.Id, CancellationToken.None);
                 return new Failure(FailureKind.Unavailable, "credential_unavailable",
                     "The budget's provider credential cannot be opened with the configured IronAuth:Budgets:CredentialKey.") { RetryAfter = TimeSpan.FromSeconds(60) };
             }

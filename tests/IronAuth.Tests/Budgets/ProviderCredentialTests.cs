@@ -75,6 +75,31 @@ public abstract class ProviderCredentialTests(string store)
             .AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
     }
 
+    [Fact]
+    public async Task A_credential_the_configured_key_cannot_open_fails_the_handshake_and_returns_its_lease()
+    {
+        using var shared = await TestStore.CreateAsync(store);
+        string budgetId, token, adminName;
+        await using (var first = await TestServer.StartAsync(shared, new Dictionary<string, string?> { ["IronAuth:Budgets:CredentialKey"] = NewKey() }))
+        {
+            adminName = first.AdminUsername;
+            var admin = first.NewClient((await first.LoginAdminAsync()).Access);
+            budgetId = (await (await admin.PostAsJsonAsync("api/budgets", new { name = "rekeyed", allocation = 5m })).ReadJsonAsync())["id"]!.GetValue<string>();
+            Assert.Equal(HttpStatusCode.NoContent, (await admin.PutAsJsonAsync($"api/budgets/{budgetId}/provider-credential", new { provider = "openai", secret = "sk-old" })).StatusCode);
+            token = (await (await admin.PostAsJsonAsync($"api/budgets/{budgetId}/ic-tokens", new { agent_id = "a" })).ReadJsonAsync())["token"]!.GetValue<string>();
+        }
+
+        // The same store, another key: the sealed credential does not open.
+        await using var second = await TestServer.StartAsync(shared, new Dictionary<string, string?> { ["IronAuth:Budgets:CredentialKey"] = NewKey() });
+        var refused = await second.NewClient(token).PostAsJsonAsync("api/budgets/handshake", new { requested_budget = 2m });
+        await refused.AssertProblemAsync(HttpStatusCode.ServiceUnavailable, "credential_unavailable");
+        Assert.NotNull(refused.Headers.RetryAfter);
+        var budget = await (await second.NewClient((await second.LoginAsync(adminName, TestServer.AdminPassword)).Access).GetAsync($"api/budgets/{budgetId}")).ReadJsonAsync();
+        Assert.Equal((5m, 0), (budget["available"]!.GetValue<decimal>(), budget["open_leases"]!.GetValue<int>()));
+    }
+
+    private static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
     /// <summary>How many bytes (SQLite files) or properties (tables) were looked at, and whether any holds a needle.</summary>
     private static async Task<(long Scanned, bool Found)> ScanStoreAsync(TestStore shared, params byte[][] needles)
     {
