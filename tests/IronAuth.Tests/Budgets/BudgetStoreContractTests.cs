@@ -140,6 +140,28 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_reports_and_their_retries_from_two_processes_are_each_counted_exactly_once()
+    {
+        var (budget, token) = await NewBudgetAsync(100m);
+        var lease = (await GrantAsync(Store, token, 10m)).Lease!;
+        await using var other = BuildServices(Settings);
+        var stores = new[] { Store, other.GetRequiredService<IBudgetStore>() };
+
+        // 30 distinct reports of 0.5 on a lease of 10, each sent twice at once, one copy through each process: 20 fit in
+        // the lease and 10 go beyond it, 60 calls in all.
+        var calls = Enumerable.Range(0, 60).Select(i => Task.Run(() => stores[i % 2].ReportAsync(
+            new LeaseReportRequest(CallerOf(token), lease.Id, "r-" + (i / 2), 10, M(0.5m)), default)));
+        var results = await Task.WhenAll(calls);
+
+        Assert.All(results, r => Assert.Equal(BudgetRefusal.None, r.Refusal));
+        Assert.Equal(30, results.Count(r => r.Duplicate));
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((M(15m), 300L, 0L, M(85m)), (after.SpentMicros, after.SpentTokens, after.ReservedMicros, after.AvailableMicros));
+        Assert.Equal(M(15m), (await Store.SpendByAgentAsync(budget.Id, default))[token.AgentId]);
+        Assert.Equal(10, results.Count(r => r.Overrun && !r.Duplicate));
+    }
+
+    [Fact]
     public async Task A_grant_larger_than_what_is_left_gets_what_is_left_and_then_nothing()
     {
         var (_, token) = await NewBudgetAsync(25m);
