@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using IronAuth.Core.Budgets;
 using Microsoft.Data.Sqlite;
 
@@ -12,6 +13,9 @@ namespace IronAuth.Core.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
 {
+    private const int MaxReportBatch = 256;
+    private readonly ConcurrentQueue<PendingReport> pendingReports = new();
+
     private const string BudgetColumns =
         "id, user_id, name, allocation_micros, llm_tokens, spent_micros, spent_tokens, granted_micros, reserved_micros, open_leases, created_at, expires_at, revoked_at, provider";
 
@@ -222,9 +226,81 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
 
     public async Task<LeaseReportResult> ReportAsync(LeaseReportRequest request, CancellationToken cancellationToken)
     {
+        var mine = new PendingReport(request);
+        pendingReports.Enqueue(mine);
+        // Not cancellable once queued: the report may already be in a batch another caller is committing.
+        await using (var connection = await database.WriteAsync(CancellationToken.None))
+        {
+            // Whoever holds the write connection commits every report waiting, this one included unless an earlier
+            // holder already did (it answers its batch before it lets the connection go).
+            if (!mine.Result.Task.IsCompleted)
+            {
+                await WriteReportsAsync(connection);
+            }
+        }
+
+        return await mine.Result.Task;
+    }
+
+    /// <summary>
+    /// Reports that arrive together are committed together (as the metering of verifies is): one BEGIN IMMEDIATE
+    /// transaction for the batch, each report read, decided and written in turn, so each sees the ones before it and the
+    /// guarantees are those of one transaction per report. Each report reads and decides before it writes; one whose
+    /// decision throws fails alone, having written nothing, and only a failure of the database fails the batch.
+    /// </summary>
+    private async Task WriteReportsAsync(SqliteConnectionLease connection)
+    {
+        var batch = new List<PendingReport>();
+        while (batch.Count < MaxReportBatch && pendingReports.TryDequeue(out var next))
+        {
+            batch.Add(next);
+        }
+
+        var results = new LeaseReportResult?[batch.Count];
+        var failures = new Exception?[batch.Count];
+        try
+        {
+            await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, CancellationToken.None);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                try
+                {
+                    results[i] = await ReportInTransactionAsync(connection, batch[i].Request, CancellationToken.None);
+                }
+                catch (Exception e) when (e is not SqliteException)
+                {
+                    failures[i] = e;
+                }
+            }
+
+            await transaction.CommitAsync();
+        }
+        catch (Exception e)
+        {
+            foreach (var report in batch)
+            {
+                report.Result.TrySetException(e);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (failures[i] is { } failure)
+            {
+                batch[i].Result.TrySetException(failure);
+            }
+            else
+            {
+                batch[i].Result.TrySetResult(results[i]!);
+            }
+        }
+    }
+
+    private static async Task<LeaseReportResult> ReportInTransactionAsync(SqliteConnectionLease connection, LeaseReportRequest request, CancellationToken cancellationToken)
+    {
         var caller = request.Caller;
-        await using var connection = await database.WriteAsync(cancellationToken);
-        await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         var budget = await FindAsync(connection, caller.BudgetId, cancellationToken);
         if (BudgetLedger.CheckAccess(budget, await FindIcTokenAsync(connection, caller.BudgetId, caller.Jti, cancellationToken), caller) is var denied
             && denied != BudgetRefusal.None)
@@ -268,8 +344,12 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
             ("@overrun", decision.Overrun ? 1 : 0),
             ("@at", caller.Now.ToUnixMs()),
             ("@agent_id", lease.AgentId));
-        await transaction.CommitAsync();
         return new LeaseReportResult(BudgetRefusal.None, decision.LeaseRemainingMicros, decision.Budget.AvailableMicros, decision.Overrun, Duplicate: false);
+    }
+
+    private sealed record PendingReport(LeaseReportRequest Request)
+    {
+        public TaskCompletionSource<LeaseReportResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async Task<LeaseCloseResult> CloseAsync(IcCaller caller, string leaseId, CancellationToken cancellationToken)
