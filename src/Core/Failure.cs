@@ -10,6 +10,9 @@ public enum FailureKind
     Conflict,
     TooManyRequests,
     Unavailable,
+
+    /// <summary>A budget has nothing left to grant (402: waiting does not help, unlike a 429).</summary>
+    PaymentRequired,
 }
 
 /// <summary>

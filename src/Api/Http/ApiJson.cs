@@ -78,4 +78,19 @@ public static class ApiJson
 // --- ops/usage (issue 19)
 [JsonSerializable(typeof(SpendingReportResponse))]
 // --- end ops/usage
+// Agent budgets (issue 18)
+[JsonSerializable(typeof(CreateBudgetRequest))]
+[JsonSerializable(typeof(UpdateBudgetRequest))]
+[JsonSerializable(typeof(BudgetResponse))]
+[JsonSerializable(typeof(PageResponse<BudgetResponse>))]
+[JsonSerializable(typeof(SetProviderCredentialRequest))]
+[JsonSerializable(typeof(MintIcTokenRequest))]
+[JsonSerializable(typeof(MintedIcTokenResponse))]
+[JsonSerializable(typeof(HandshakeRequest))]
+[JsonSerializable(typeof(HandshakeResponse))]
+[JsonSerializable(typeof(BudgetReportRequest))]
+[JsonSerializable(typeof(BudgetReportResponse))]
+[JsonSerializable(typeof(BudgetRefreshRequest))]
+[JsonSerializable(typeof(BudgetRefreshResponse))]
+[JsonSerializable(typeof(CloseLeaseResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -65,6 +65,7 @@ public static class Problems
         FailureKind.Conflict => StatusCodes.Status409Conflict,
         FailureKind.TooManyRequests => StatusCodes.Status429TooManyRequests,
         FailureKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        FailureKind.PaymentRequired => StatusCodes.Status402PaymentRequired,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -97,6 +98,7 @@ public static class Problems
     {
         400 => "Bad Request",
         401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",

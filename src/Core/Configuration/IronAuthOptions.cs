@@ -33,6 +33,9 @@ public sealed class IronAuthOptions
     public QuotaOptions Quotas { get; set; } = new();
 
     public MaintenanceOptions Maintenance { get; set; } = new();
+
+    /// <summary>Agent budgets, IC tokens and leases (<see cref="BudgetOptions"/>).</summary>
+    public BudgetOptions Budgets { get; set; } = new();
 }
 
 public sealed class SqliteOptions

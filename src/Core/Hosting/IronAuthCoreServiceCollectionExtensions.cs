@@ -1,5 +1,6 @@
 using IronAuth.Core.Accounts;
 using IronAuth.Core.Audit;
+using IronAuth.Core.Budgets;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Federation;
@@ -53,6 +54,11 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<TokenIntrospector>();
         services.TryAddSingleton<MaintenanceJob>();
         services.TryAddSingleton<Readiness>();
+        // Agent budgets (issue 18)
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IronAuthOptions>, BudgetOptionsValidator>());
+        services.TryAddSingleton<ProviderCredentials>();
+        services.TryAddSingleton<IcTokens>();
+        services.TryAddSingleton<BudgetManager>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, IronAuthInitializer>());
         // ---- Accounts (issue 16): email, sign-up and verification, two-factor, federated sign-in ----
         services.AddIronAuthAccounts();
@@ -110,6 +116,7 @@ public static class IronAuthCoreServiceCollectionExtensions
         services.TryAddSingleton<IMfaStore, SqliteMfaStore>();
         services.TryAddSingleton<IFederatedIdentityStore, SqliteFederatedIdentityStore>();
         // ---- end Accounts ----
+        services.TryAddSingleton<IBudgetStore, SqliteBudgetStore>();
         return services;
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using IronAuth.Core.Audit;
+using IronAuth.Core.Budgets;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Signing;
@@ -24,6 +25,12 @@ public sealed record MaintenanceReport(
     /// <summary>Idempotency keys of usage reports dropped (kept <see cref="UsageReplay.Retention"/> at least).</summary>
     public int UsageRequests { get; init; }
 
+    /// <summary>Budget leases closed at their expiry, their unspent parts returned (issue 18).</summary>
+    public int BudgetLeasesExpired { get; init; }
+
+    /// <summary>Budgets purged (with their leases and reports) after <c>IronAuth:Budgets:RetentionDays</c> ended.</summary>
+    public int BudgetsPurged { get; init; }
+
     public int Total => Sessions + RefreshTokens + ApiTokens + PasswordResets + RateBuckets + UsageDays + UsageRequests;
 }
 
@@ -38,6 +45,7 @@ public sealed record MaintenanceReport(
 public sealed partial class MaintenanceJob(
     IMaintenanceStore store,
     ILeaseStore leases,
+    IBudgetStore budgets,
     IAuditStore audit,
     SigningKeyManager signingKeys,
     IronAuthMetrics metrics,
@@ -93,7 +101,15 @@ public sealed partial class MaintenanceJob(
                 RateBuckets: await Drain(b => store.PurgeFullBucketsAsync(now, b, cancellationToken)),
                 UsageDays: await Drain(b => store.PurgeUsageAsync(UsageDay.DayOf(now).AddDays(-settings.UsageRetentionDays), b, cancellationToken)),
                 Complete: complete);
-            report = report with { UsageRequests = await Drain(b => store.PurgeUsageRequestsAsync(now - UsageReplay.Retention, b, cancellationToken)) };
+            // Idempotency keys past their retention; agent budgets: expired leases return their unspent parts (not a
+            // purge: they stay, closed, with the budget), ended budgets go after their retention.
+            report = report with
+            {
+                UsageRequests = await Drain(b => store.PurgeUsageRequestsAsync(now - UsageReplay.Retention, b, cancellationToken)),
+                BudgetLeasesExpired = await Drain(b => budgets.ExpireLeasesAsync(now, b, cancellationToken)),
+                BudgetsPurged = await Drain(b => budgets.PurgeAsync(now.AddDays(-options.Value.Budgets.RetentionDays), b, cancellationToken)),
+                Complete = complete,
+            };
             // Keys after the purges: a handful of rows, never a backlog, so no budget of their own.
             var upkeep = await signingKeys.MaintainAsync(cancellationToken);
             report = report with { SigningKeyRotated = upkeep.Rotated, SigningKeysRetired = upkeep.Retired };
@@ -119,6 +135,8 @@ public sealed partial class MaintenanceJob(
                     ["usage_requests"] = Text(report.UsageRequests),
                     ["signing_key_rotated"] = report.SigningKeyRotated ? "true" : "false",
                     ["signing_keys_retired"] = Text(report.SigningKeysRetired),
+                    ["budget_leases_expired"] = Text(report.BudgetLeasesExpired),
+                    ["budgets_purged"] = Text(report.BudgetsPurged),
                     ["complete"] = report.Complete ? "true" : "false",
                 }),
                 CancellationToken.None);

@@ -22,8 +22,12 @@ public static class Permissions
     public const string TokensVerify = "tokens:verify";
     public const string AuditRead = "audit:read";
 
+    // Agent budgets (issue 18).
+    public const string BudgetsRead = "budgets:read";
+    public const string BudgetsWrite = "budgets:write";
+
     public static IReadOnlyList<string> All { get; } =
-        [UsersRead, UsersWrite, TokensRead, TokensWrite, TokensVerify, AuditRead];
+        [UsersRead, UsersWrite, TokensRead, TokensWrite, TokensVerify, AuditRead, BudgetsRead, BudgetsWrite];
 
     private static readonly FrozenDictionary<(Role, string), Reach> Matrix = new Dictionary<(Role, string), Reach>
     {
@@ -45,6 +49,14 @@ public static class Permissions
         [(Role.Viewer, UsersWrite)] = Reach.Own,
         [(Role.Viewer, TokensRead)] = Reach.All,
         [(Role.Viewer, AuditRead)] = Reach.All,
+
+        // Agent budgets: admins all, users their own, viewers read everyone's. Changing an allocation and attaching a
+        // provider credential are admin-only on top (BudgetEndpoints).
+        [(Role.Admin, BudgetsRead)] = Reach.All,
+        [(Role.Admin, BudgetsWrite)] = Reach.All,
+        [(Role.User, BudgetsRead)] = Reach.Own,
+        [(Role.User, BudgetsWrite)] = Reach.Own,
+        [(Role.Viewer, BudgetsRead)] = Reach.All,
     }.ToFrozenDictionary();
 
     public static Reach ReachOf(Role role, string permission) =>

@@ -8,8 +8,9 @@ namespace IronAuth.Server.Cli;
 internal static class CommandLineSecrets
 {
     // Configuration keys whose values are secrets, compared by their last segment ("IronAuth:Bootstrap:AdminPassword";
-    // "Password" covers IronAuth:Email:Smtp:Password, "EncryptionKey" IronAuth:Mfa:EncryptionKey).
-    private static readonly HashSet<string> SecretKeys = new(StringComparer.OrdinalIgnoreCase) { "AdminPassword", "SigningKey", "PreviousSigningKeys", "Password", "EncryptionKey" };
+    // "Password" covers IronAuth:Email:Smtp:Password, "EncryptionKey" IronAuth:Mfa:EncryptionKey, "CredentialKey"
+    // IronAuth:Budgets:CredentialKey).
+    private static readonly HashSet<string> SecretKeys = new(StringComparer.OrdinalIgnoreCase) { "AdminPassword", "SigningKey", "PreviousSigningKeys", "Password", "EncryptionKey", "CredentialKey" };
 
     // A Table Storage connection string is a secret when it carries a key or a signature; UseDevelopmentStorage=true is not.
     private static readonly string[] ConnectionStringSecrets = ["AccountKey=", "SharedAccessSignature=", "sig="];

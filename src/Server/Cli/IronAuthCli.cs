@@ -112,6 +112,7 @@ public static class IronAuthCli
         root.Subcommands.Add(InitCommand.Create(cli));
         root.Subcommands.Add(UsersCommands.Create(cli));
         root.Subcommands.Add(TokensCommands.Create(cli));
+        root.Subcommands.Add(BudgetsCommands.Create(cli));
         root.Subcommands.Add(KeysCommands.Create(cli));
         root.Subcommands.Add(MaintenanceCommands.Create(cli));
         root.Subcommands.Add(AuditCommand.Create(cli));

@@ -29,6 +29,8 @@ internal static class MaintenanceCommands
                 ("usage_days", CliContext.Number(report.UsageDays)),
                 ("signing_key_rotated", report.SigningKeyRotated ? "true" : "false"),
                 ("signing_keys_retired", CliContext.Number(report.SigningKeysRetired)),
+                ("budget_leases_expired", CliContext.Number(report.BudgetLeasesExpired)),
+                ("budgets_purged", CliContext.Number(report.BudgetsPurged)),
                 ("complete", report.Complete ? "true" : "false (the time budget ran out; run again for the rest)"),
             ]);
             return IronAuthCli.Succeeded;

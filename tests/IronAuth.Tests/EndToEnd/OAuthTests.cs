@@ -113,7 +113,7 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
 
         Assert.Equal("at+jwt", jwt.Typ);
         Assert.Equal("ironauth", jwt.GetPayloadValue<string>("client_id"));
-        Assert.Equal("audit:read tokens:read tokens:verify tokens:write users:read users:write", jwt.GetPayloadValue<string>("scope"));
+        Assert.Equal("audit:read budgets:read budgets:write tokens:read tokens:verify tokens:write users:read users:write", jwt.GetPayloadValue<string>("scope"));
         foreach (var claim in new[] { "iss", "exp", "aud", "sub", "iat", "jti", "sid", "role", "preferred_username" })
         {
             Assert.True(jwt.TryGetPayloadValue<object>(claim, out _), $"missing {claim}");
@@ -327,7 +327,7 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
 
         var after = await IntrospectAsync();
         Assert.True(after.IsActive, after.Raw);
-        Assert.Equal(["audit:read", "tokens:read", "users:read", "users:write"], after.Scopes.Order(StringComparer.Ordinal));
+        Assert.Equal(["audit:read", "budgets:read", "tokens:read", "users:read", "users:write"], after.Scopes.Order(StringComparer.Ordinal));
         // The signed token still says what it was issued with; introspection says what it may do.
         Assert.Contains("tokens:verify", new JsonWebToken(demoted.Access).GetPayloadValue<string>("scope"), StringComparison.Ordinal);
     }

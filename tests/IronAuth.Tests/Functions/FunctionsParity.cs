@@ -131,7 +131,8 @@ public static class FunctionsParity
         var expected = route.Handler.Method.GetParameters().Select(p => p.Name!).ToList();
         var parameters = method.ParameterList.Parameters.ToList();
         var parameterTypes = parameters.Select(p => p.Type?.ToString()).ToList();
-        string[] expectedTypes = expected.Count == 2 ? ["HttpRequest", "string"] : ["HttpRequest"];
+        // The request, then one string per route parameter (budgets/{id}/ic-tokens/{jti} has two).
+        string[] expectedTypes = ["HttpRequest", .. Enumerable.Repeat("string", expected.Count - 1)];
         if (!parameterTypes.SequenceEqual(expectedTypes))
         {
             problems.Add($"Function '{function.Name}' takes ({string.Join(", ", parameterTypes)}); it must take ({string.Join(", ", expectedTypes)}) like {handler}.");

@@ -196,10 +196,10 @@ public sealed class TableStoreTests : StoreContractTests
         var job = Services.GetRequiredService<Core.Maintenance.MaintenanceJob>();
         await job.RunAsync(default);
 
-        // Each of the eight index ranges (seven purges, and the usage purge's second: the analytics activity index)
-        // is read once; lease take and release, one audit entry (two inserts).
+        // Each of the ten index ranges (seven purges, the usage purge's second: the analytics activity index, budget
+        // leases and budgets) is read once; lease take and release, one audit entry (two inserts).
         var cost = await RoundTripsAsync(() => job.RunAsync(default));
-        Assert.InRange(cost, 8, 14);
+        Assert.InRange(cost, 10, 16);
     }
 
     [Fact]

@@ -11,13 +11,19 @@ public sealed partial class ServerProcess : IAsyncDisposable
 {
     private readonly Process process;
 
-    private ServerProcess(Process process, Uri baseAddress)
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> output;
+
+    private ServerProcess(Process process, Uri baseAddress, System.Collections.Concurrent.ConcurrentQueue<string> output)
     {
         this.process = process;
         BaseAddress = baseAddress;
+        this.output = output;
     }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>Everything the process wrote to standard output and error so far (its log lines).</summary>
+    public string Output => string.Join('\n', output);
 
     /// <summary>Starts <c>ironauth</c> with <paramref name="arguments"/> (by default only a free loopback port).</summary>
     public static async Task<ServerProcess> StartAsync(IDictionary<string, string> settings, IReadOnlyList<string>? arguments = null)
@@ -35,13 +41,13 @@ public sealed partial class ServerProcess : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
+        // Quiet by default; a test may ask for more (settings come after these defaults).
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         foreach (var (key, value) in settings)
         {
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
-
-        info.Environment["Logging__LogLevel__Default"] = "Warning";
-        info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start ironauth.");
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -64,7 +70,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
         process.BeginErrorReadLine();
         try
         {
-            return new ServerProcess(process, await listening.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+            return new ServerProcess(process, await listening.Task.WaitAsync(TimeSpan.FromSeconds(60)), output);
         }
         catch
         {

@@ -197,6 +197,13 @@ public sealed class PermissionTests
         { Role.Viewer, Permissions.TokensWrite, Reach.None },
         { Role.Viewer, Permissions.TokensVerify, Reach.None },
         { Role.Viewer, Permissions.AuditRead, Reach.All },
+        // Agent budgets (issue 18).
+        { Role.Admin, Permissions.BudgetsRead, Reach.All },
+        { Role.Admin, Permissions.BudgetsWrite, Reach.All },
+        { Role.User, Permissions.BudgetsRead, Reach.Own },
+        { Role.User, Permissions.BudgetsWrite, Reach.Own },
+        { Role.Viewer, Permissions.BudgetsRead, Reach.All },
+        { Role.Viewer, Permissions.BudgetsWrite, Reach.None },
     };
 
     [Theory]

@@ -222,5 +222,75 @@ internal static class SqliteSchema
         CREATE INDEX ix_usage_breakdown_day ON usage_breakdown (day);
         """,
         // --- end ops/usage
+        // Agent budgets (issue 18): the budget's counters are what every grant, report and close updates in one
+        // transaction; leases, IC tokens (by jti), reports (by report_id, so a retry counts once) and per-agent spend
+        // hang off it. credential is AES-GCM ciphertext (ProviderCredentials), never the secret.
+        """
+        CREATE TABLE budgets (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            allocation_micros INTEGER NOT NULL,
+            llm_tokens INTEGER,
+            spent_micros INTEGER NOT NULL,
+            spent_tokens INTEGER NOT NULL,
+            granted_micros INTEGER NOT NULL,
+            reserved_micros INTEGER NOT NULL,
+            open_leases INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            provider TEXT,
+            credential BLOB
+        );
+        CREATE INDEX ix_budgets_user ON budgets (user_id, id);
+        CREATE INDEX ix_budgets_ends ON budgets (MIN(COALESCE(revoked_at, expires_at), expires_at));
+
+        CREATE TABLE budget_ic_tokens (
+            budget_id TEXT NOT NULL,
+            jti TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            permissions TEXT NOT NULL,
+            issued_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            revoked_at INTEGER,
+            PRIMARY KEY (budget_id, jti)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE budget_leases (
+            id TEXT PRIMARY KEY,
+            budget_id TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            jti TEXT NOT NULL,
+            granted_micros INTEGER NOT NULL,
+            spent_micros INTEGER NOT NULL,
+            spent_tokens INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            closed_at INTEGER,
+            closed_reason TEXT
+        );
+        CREATE INDEX ix_budget_leases_budget ON budget_leases (budget_id, jti);
+        CREATE INDEX ix_budget_leases_open ON budget_leases (expires_at) WHERE closed_at IS NULL;
+
+        CREATE TABLE budget_reports (
+            budget_id TEXT NOT NULL,
+            report_id TEXT NOT NULL,
+            lease_id TEXT NOT NULL,
+            cost_micros INTEGER NOT NULL,
+            tokens INTEGER NOT NULL,
+            overrun INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (budget_id, report_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE budget_agents (
+            budget_id TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            spent_micros INTEGER NOT NULL,
+            spent_tokens INTEGER NOT NULL,
+            PRIMARY KEY (budget_id, agent_id)
+        ) WITHOUT ROWID;
+        """,
     ];
 }

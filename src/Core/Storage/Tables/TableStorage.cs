@@ -62,9 +62,12 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
     public TableClient Identities { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Identities");
     // ---- end Accounts ----
 
+    /// <summary>Agent budgets: a partition per budget (budget, IC tokens, leases, reports, agents), and each owner's index.</summary>
+    public TableClient Budgets { get; } = service.GetTableClient(options.Value.Tables.TablePrefix + "Budgets");
+
     public string Name => "tables";
 
-    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases, EmailCodes, Mfa, Identities];
+    private IEnumerable<TableClient> All => [Users, Sessions, Audit, Resets, SigningKeys, Tokens, Metering, Due, Leases, EmailCodes, Mfa, Identities, Budgets];
 
     public static bool IsValidPrefix(string? prefix) =>
         prefix is { Length: >= 1 and <= MaxPrefixLength } && char.IsAsciiLetter(prefix[0]) && prefix.All(char.IsAsciiLetterOrDigit);

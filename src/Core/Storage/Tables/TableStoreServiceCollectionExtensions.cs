@@ -1,6 +1,7 @@
 using Azure.Data.Tables;
 using IronAuth.Core.Accounts;
 using IronAuth.Core.Audit;
+using IronAuth.Core.Budgets;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Federation;
 using IronAuth.Core.Limits;
@@ -55,6 +56,7 @@ public static class TableStoreServiceCollectionExtensions
         services.TryAddSingleton<IMfaStore, TableMfaStore>();
         services.TryAddSingleton<IFederatedIdentityStore, TableFederatedIdentityStore>();
         // ---- end Accounts ----
+        services.TryAddSingleton<IBudgetStore, TableBudgetStore>();
         return services;
     }
 

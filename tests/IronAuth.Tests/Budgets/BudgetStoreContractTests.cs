@@ -1,0 +1,361 @@
+using IronAuth.Core;
+using IronAuth.Core.Budgets;
+using IronAuth.Core.Limits;
+using IronAuth.Core.Storage;
+using IronAuth.Tests.Support;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace IronAuth.Tests.Budgets;
+
+/// <summary>The budget store's contract, inherited unchanged by the SQLite and the Table Storage test classes.</summary>
+public abstract class BudgetStoreContractTests : IAsyncLifetime
+{
+    private static readonly TimeSpan LeaseLifetime = TimeSpan.FromHours(1);
+    private ServiceProvider services = null!;
+
+    protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 12, 1, 9, 0, 0, TimeSpan.Zero));
+
+    protected IDictionary<string, string?> Settings { get; private set; } = null!;
+
+    protected IBudgetStore Store => services.GetRequiredService<IBudgetStore>();
+
+    protected abstract Task<IDictionary<string, string?>> CreateStoreSettingsAsync();
+
+    protected virtual Task DisposeStoreAsync() => Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        Settings = await CreateStoreSettingsAsync();
+        services = BuildServices(Settings);
+        await services.GetRequiredService<IStoreLifecycle>().InitializeAsync(default);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await services.DisposeAsync();
+        await DisposeStoreAsync();
+    }
+
+    /// <summary>Another independent service provider on the same store: another "process".</summary>
+    protected ServiceProvider BuildServices(IDictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var collection = new ServiceCollection();
+        collection.AddSingleton<IConfiguration>(configuration);
+        collection.AddLogging();
+        collection.AddIronAuthCore();
+        collection.AddIronAuthStore(configuration);
+        collection.AddSingleton<TimeProvider>(Time);
+        return collection.BuildServiceProvider();
+    }
+
+    protected static long M(decimal amount) => Money.ToMicros(amount);
+
+    protected async Task<(Budget Budget, IcTokenRecord Token)> NewBudgetAsync(decimal allocation, string agent = "agent-1", TimeSpan? lifetime = null)
+    {
+        var now = Time.GetUtcNow();
+        var budget = new Budget
+        {
+            Id = Ids.New(Time),
+            UserId = Ids.New(Time),
+            Name = "b-" + Guid.NewGuid().ToString("N")[..8],
+            AllocationMicros = M(allocation),
+            CreatedAt = now,
+            ExpiresAt = now + (lifetime ?? TimeSpan.FromDays(30)),
+        };
+        await Store.CreateAsync(budget, default);
+        return (budget, await NewIcTokenAsync(budget, agent));
+    }
+
+    protected async Task<IcTokenRecord> NewIcTokenAsync(Budget budget, string agent)
+    {
+        var now = Time.GetUtcNow();
+        var token = new IcTokenRecord
+        {
+            Jti = Ids.NewSecret(16),
+            BudgetId = budget.Id,
+            AgentId = agent,
+            Permissions = BudgetRules.ProtocolPermissions,
+            IssuedAt = now,
+            ExpiresAt = now.AddDays(1),
+        };
+        Assert.True(await Store.AddIcTokenAsync(token, default));
+        return token;
+    }
+
+    protected IcCaller CallerOf(IcTokenRecord token) => new(token.BudgetId, token.Jti, token.AgentId, Time.GetUtcNow());
+
+    protected Task<LeaseGrantResult> GrantAsync(IBudgetStore store, IcTokenRecord token, decimal requested, string? previous = null) =>
+        store.GrantAsync(new LeaseGrantRequest(CallerOf(token), Ids.New(Time), M(requested), LeaseLifetime, previous), default);
+
+    protected Task<LeaseReportResult> ReportAsync(IcTokenRecord token, string leaseId, decimal cost, string? reportId = null, long tokens = 0) =>
+        Store.ReportAsync(new LeaseReportRequest(CallerOf(token), leaseId, reportId ?? Guid.NewGuid().ToString("N"), tokens, M(cost)), default);
+
+    [Fact]
+    public async Task The_protocols_worked_example_gives_the_exact_numbers()
+    {
+        var (budget, token) = await NewBudgetAsync(100m);
+
+        var handshake = await GrantAsync(Store, token, 10m);
+        Assert.Equal(BudgetRefusal.None, handshake.Refusal);
+        Assert.Equal(M(10m), handshake.GrantedMicros);
+        Assert.Equal(M(90m), handshake.Budget!.AvailableMicros);
+
+        var report = await ReportAsync(token, handshake.Lease!.Id, 0.015m);
+        Assert.Equal((M(9.985m), M(90m), false, false), (report.LeaseRemainingMicros, report.BudgetRemainingMicros, report.Overrun, report.Duplicate));
+
+        var refresh = await GrantAsync(Store, token, 10m, handshake.Lease.Id);
+        Assert.Equal(BudgetRefusal.None, refresh.Refusal);
+        Assert.Equal((M(10m), M(9.985m), M(80m)), (refresh.GrantedMicros, refresh.CarriedMicros, refresh.Budget!.AvailableMicros));
+        Assert.Equal(M(19.985m), refresh.Lease!.GrantedMicros);
+
+        var close = await Store.CloseAsync(CallerOf(token), refresh.Lease.Id, default);
+        Assert.Equal((BudgetRefusal.None, M(19.985m), M(99.985m)), (close.Refusal, close.ReturnedMicros, close.BudgetRemainingMicros));
+
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((M(100m), M(0.015m), 0L, 0L, 0), (after.AllocationMicros, after.SpentMicros, after.ReservedMicros, after.GrantedMicros, after.OpenLeases));
+        Assert.Equal(M(99.985m), after.AvailableMicros);
+        Assert.Equal(M(0.015m), (await Store.SpendByAgentAsync(budget.Id, default))[token.AgentId]);
+        // The refreshed lease is closed: refreshing or closing it again is refused.
+        Assert.Equal(BudgetRefusal.LeaseClosed, (await GrantAsync(Store, token, 1m, handshake.Lease.Id)).Refusal);
+        Assert.Equal(BudgetRefusal.LeaseClosed, (await Store.CloseAsync(CallerOf(token), refresh.Lease.Id, default)).Refusal);
+    }
+
+    [Fact]
+    public async Task Forty_concurrent_grants_from_two_processes_add_up_to_exactly_the_allocation()
+    {
+        var (budget, token) = await NewBudgetAsync(100m);
+        await using var other = BuildServices(Settings);
+        var stores = new[] { Store, other.GetRequiredService<IBudgetStore>() };
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(() => GrantAsync(stores[i % 2], token, 10m))));
+
+        Assert.Equal(M(100m), results.Sum(r => r.GrantedMicros));
+        Assert.Equal(10, results.Count(r => r.Refusal == BudgetRefusal.None));
+        Assert.All(results.Where(r => r.Refusal != BudgetRefusal.None), r => Assert.Equal(BudgetRefusal.BudgetExhausted, r.Refusal));
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((0L, M(100m), 10), (after.AvailableMicros, after.ReservedMicros, after.OpenLeases));
+    }
+
+    [Fact]
+    public async Task Concurrent_reports_and_their_retries_from_two_processes_are_each_counted_exactly_once()
+    {
+        var (budget, token) = await NewBudgetAsync(100m);
+        var lease = (await GrantAsync(Store, token, 10m)).Lease!;
+        await using var other = BuildServices(Settings);
+        var stores = new[] { Store, other.GetRequiredService<IBudgetStore>() };
+
+        // 30 distinct reports of 0.5 on a lease of 10, each sent twice at once, one copy through each process: 20 fit in
+        // the lease and 10 go beyond it, 60 calls in all.
+        var calls = Enumerable.Range(0, 60).Select(i => Task.Run(() => stores[i % 2].ReportAsync(
+            new LeaseReportRequest(CallerOf(token), lease.Id, "r-" + (i / 2), 10, M(0.5m)), default)));
+        var results = await Task.WhenAll(calls);
+
+        Assert.All(results, r => Assert.Equal(BudgetRefusal.None, r.Refusal));
+        Assert.Equal(30, results.Count(r => r.Duplicate));
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((M(15m), 300L, 0L, M(85m)), (after.SpentMicros, after.SpentTokens, after.ReservedMicros, after.AvailableMicros));
+        Assert.Equal(M(15m), (await Store.SpendByAgentAsync(budget.Id, default))[token.AgentId]);
+        Assert.Equal(10, results.Count(r => r.Overrun && !r.Duplicate));
+    }
+
+    [Fact]
+    public async Task A_grant_larger_than_what_is_left_gets_what_is_left_and_then_nothing()
+    {
+        var (_, token) = await NewBudgetAsync(25m);
+        Assert.Equal(M(20m), (await GrantAsync(Store, token, 20m)).GrantedMicros);
+
+        var partial = await GrantAsync(Store, token, 20m);
+        Assert.Equal((BudgetRefusal.None, M(5m), 0L), (partial.Refusal, partial.GrantedMicros, partial.Budget!.AvailableMicros));
+        Assert.Equal(BudgetRefusal.BudgetExhausted, (await GrantAsync(Store, token, 0.000001m)).Refusal);
+    }
+
+    [Fact]
+    public async Task A_report_sent_twice_counts_once_and_usage_beyond_the_lease_is_recorded_as_overrun()
+    {
+        var (budget, token) = await NewBudgetAsync(10m);
+        var lease = (await GrantAsync(Store, token, 4m)).Lease!;
+
+        var first = await ReportAsync(token, lease.Id, 1.5m, "call-1", tokens: 300);
+        var again = await ReportAsync(token, lease.Id, 1.5m, "call-1", tokens: 300);
+        Assert.False(first.Duplicate);
+        Assert.True(again.Duplicate);
+        Assert.Equal((M(2.5m), M(6m)), (again.LeaseRemainingMicros, again.BudgetRemainingMicros));
+
+        // 2.5 left on the lease; 3.5 is reported: all of it is spent, 1 of it beyond the lease.
+        var over = await ReportAsync(token, lease.Id, 3.5m, "call-2");
+        Assert.Equal((0L, M(5m), true), (over.LeaseRemainingMicros, over.BudgetRemainingMicros, over.Overrun));
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((M(5m), 300L, 0L), (after.SpentMicros, after.SpentTokens, after.ReservedMicros));
+
+        // Spend the rest through another lease; once the allocation is spent, a refresh is refused and the lease stays.
+        var second = (await GrantAsync(Store, token, 10m)).Lease!;
+        Assert.Equal(M(5m), second.GrantedMicros);
+        await ReportAsync(token, second.Id, 5m, "call-3");
+        Assert.Equal(BudgetRefusal.BudgetExhausted, (await GrantAsync(Store, token, 1m, lease.Id)).Refusal);
+        Assert.Equal(BudgetRefusal.BudgetExhausted, (await GrantAsync(Store, token, 1m)).Refusal);
+        Assert.Equal(BudgetState.Exhausted, (await Store.FindAsync(budget.Id, default))!.StateAt(Time.GetUtcNow()));
+    }
+
+    [Fact]
+    public async Task A_report_after_the_lease_closed_is_still_counted_as_overrun()
+    {
+        var (budget, token) = await NewBudgetAsync(10m);
+        var lease = (await GrantAsync(Store, token, 4m)).Lease!;
+        Assert.Equal(M(4m), (await Store.CloseAsync(CallerOf(token), lease.Id, default)).ReturnedMicros);
+
+        var late = await ReportAsync(token, lease.Id, 1m);
+
+        Assert.Equal((BudgetRefusal.None, true, 0L, M(9m)), (late.Refusal, late.Overrun, late.LeaseRemainingMicros, late.BudgetRemainingMicros));
+        Assert.Equal(M(1m), (await Store.FindAsync(budget.Id, default))!.SpentMicros);
+    }
+
+    [Fact]
+    public async Task Revoking_the_budget_stops_grants_reports_and_closes_at_once()
+    {
+        var (budget, token) = await NewBudgetAsync(10m);
+        var lease = (await GrantAsync(Store, token, 4m)).Lease!;
+
+        Assert.True(await Store.RevokeAsync(budget.Id, Time.GetUtcNow(), default));
+        Assert.False(await Store.RevokeAsync(budget.Id, Time.GetUtcNow(), default));
+
+        Assert.Equal(BudgetRefusal.BudgetRevoked, (await GrantAsync(Store, token, 1m)).Refusal);
+        Assert.Equal(BudgetRefusal.BudgetRevoked, (await GrantAsync(Store, token, 1m, lease.Id)).Refusal);
+        Assert.Equal(BudgetRefusal.BudgetRevoked, (await ReportAsync(token, lease.Id, 1m)).Refusal);
+        Assert.Equal(BudgetRefusal.BudgetRevoked, (await Store.CloseAsync(CallerOf(token), lease.Id, default)).Refusal);
+        Assert.Equal(BudgetState.Revoked, (await Store.FindAsync(budget.Id, default))!.StateAt(Time.GetUtcNow()));
+    }
+
+    [Fact]
+    public async Task Revoking_an_ic_token_stops_it_alone_and_returns_its_leases_unspent_parts()
+    {
+        var (budget, token) = await NewBudgetAsync(10m);
+        var other = await NewIcTokenAsync(budget, "agent-2");
+        var lease = (await GrantAsync(Store, token, 4m)).Lease!;
+        await ReportAsync(token, lease.Id, 1m);
+        var kept = (await GrantAsync(Store, other, 3m)).Lease!;
+
+        Assert.True(await Store.RevokeIcTokenAsync(budget.Id, token.Jti, Time.GetUtcNow(), default));
+        Assert.False(await Store.RevokeIcTokenAsync(budget.Id, token.Jti, Time.GetUtcNow(), default));
+
+        Assert.Equal(BudgetRefusal.IcTokenRevoked, (await GrantAsync(Store, token, 1m)).Refusal);
+        Assert.Equal(BudgetRefusal.IcTokenRevoked, (await ReportAsync(token, lease.Id, 1m)).Refusal);
+        Assert.Equal(BudgetRefusal.IcTokenRevoked, (await GrantAsync(Store, token, 1m, lease.Id)).Refusal);
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        // 10 − 1 spent − 3 still held by the other agent's lease.
+        Assert.Equal((M(6m), 1), (after.AvailableMicros, after.OpenLeases));
+        Assert.NotNull((await Store.FindIcTokenAsync(budget.Id, token.Jti, default))!.RevokedAt);
+        Assert.Equal(BudgetRefusal.None, (await ReportAsync(other, kept.Id, 1m)).Refusal);
+        // A lease belongs to the token that got it.
+        Assert.Equal(BudgetRefusal.LeaseNotFound, (await Store.CloseAsync(CallerOf(other), lease.Id, default)).Refusal);
+    }
+
+    [Fact]
+    public async Task Unknown_tokens_expired_budgets_and_unknown_leases_are_refused()
+    {
+        var (budget, token) = await NewBudgetAsync(10m, lifetime: TimeSpan.FromHours(2));
+        var stranger = token with { Jti = Ids.NewSecret(16) };
+        Assert.Equal(BudgetRefusal.UnknownIcToken, (await GrantAsync(Store, stranger, 1m)).Refusal);
+        Assert.Equal(BudgetRefusal.UnknownIcToken, (await GrantAsync(Store, token with { AgentId = "someone-else" }, 1m)).Refusal);
+        Assert.Equal(BudgetRefusal.LeaseNotFound, (await ReportAsync(token, Ids.New(Time), 1m)).Refusal);
+        Assert.Equal(BudgetRefusal.LeaseNotFound, (await GrantAsync(Store, token, 1m, Ids.New(Time))).Refusal);
+
+        Time.Advance(TimeSpan.FromHours(3));
+        Assert.Equal(BudgetRefusal.BudgetExpired, (await GrantAsync(Store, token, 1m)).Refusal);
+        Assert.Equal(BudgetState.Expired, (await Store.FindAsync(budget.Id, default))!.StateAt(Time.GetUtcNow()));
+    }
+
+    [Fact]
+    public async Task The_allocation_moves_either_way_but_never_below_what_is_spent()
+    {
+        var (budget, token) = await NewBudgetAsync(10m);
+        var lease = (await GrantAsync(Store, token, 5m)).Lease!;
+        await ReportAsync(token, lease.Id, 3m);
+
+        Assert.Equal(AllocationOutcome.BelowSpent, (await Store.SetAllocationAsync(budget.Id, M(2.999999m), default)).Outcome);
+        var (outcome, lowered) = await Store.SetAllocationAsync(budget.Id, M(3m), default);
+        Assert.Equal(AllocationOutcome.Changed, outcome);
+        // 3 − 3 spent − 2 still held by the open lease.
+        Assert.Equal(M(-2m), lowered!.AvailableMicros);
+        Assert.Equal(BudgetRefusal.BudgetExhausted, (await GrantAsync(Store, token, 1m)).Refusal);
+
+        Assert.Equal(AllocationOutcome.Changed, (await Store.SetAllocationAsync(budget.Id, M(50m), default)).Outcome);
+        Assert.Equal(M(45m), (await Store.FindAsync(budget.Id, default))!.AvailableMicros);
+        Assert.Equal(AllocationOutcome.NotFound, (await Store.SetAllocationAsync(Ids.New(Time), M(1m), default)).Outcome);
+    }
+
+    [Fact]
+    public async Task Expired_leases_return_their_unspent_parts_and_ended_budgets_are_purged_after_retention()
+    {
+        var (budget, token) = await NewBudgetAsync(10m);
+        var lease = (await GrantAsync(Store, token, 4m)).Lease!;
+        await ReportAsync(token, lease.Id, 1m);
+        var (ended, _) = await NewBudgetAsync(5m);
+        await Store.RevokeAsync(ended.Id, Time.GetUtcNow(), default);
+
+        Assert.Equal(0, await Store.ExpireLeasesAsync(Time.GetUtcNow(), 100, default));
+        Time.Advance(LeaseLifetime + TimeSpan.FromMinutes(1));
+        Assert.True(await Store.ExpireLeasesAsync(Time.GetUtcNow(), 100, default) >= 1);
+
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((M(9m), 0, 0L), (after.AvailableMicros, after.OpenLeases, after.ReservedMicros));
+        Assert.Equal(BudgetRefusal.LeaseClosed, (await Store.CloseAsync(CallerOf(token), lease.Id, default)).Refusal);
+
+        // Ended (revoked) budgets go once they have been over longer than the retention; running ones stay.
+        Assert.Equal(0, await Store.PurgeAsync(Time.GetUtcNow().AddDays(-1), 100, default));
+        Assert.NotNull(await Store.FindAsync(ended.Id, default));
+        Assert.True(await Store.PurgeAsync(Time.GetUtcNow().AddHours(1), 100, default) >= 1);
+        Assert.Null(await Store.FindAsync(ended.Id, default));
+        Assert.Null(await Store.FindIcTokenAsync(ended.Id, token.Jti, default));
+        Assert.NotNull(await Store.FindAsync(budget.Id, default));
+    }
+
+    [Fact]
+    public async Task Budgets_list_by_owner_in_creation_order_and_page()
+    {
+        var (first, _) = await NewBudgetAsync(1m);
+        var owner = first.UserId;
+        var more = new List<Budget> { first };
+        for (var i = 0; i < 2; i++)
+        {
+            Time.Advance(TimeSpan.FromMilliseconds(5));
+            var budget = first with { Id = Ids.New(Time), Name = "more-" + i };
+            await Store.CreateAsync(budget, default);
+            more.Add(budget);
+        }
+
+        var page = await Store.ListAsync(owner, null, 2, default);
+        Assert.Equal(more.Take(2).Select(b => b.Id), page.Items.Select(b => b.Id));
+        var rest = await Store.ListAsync(owner, page.Next, 2, default);
+        Assert.Equal([more[2].Id], rest.Items.Select(b => b.Id));
+        Assert.Null(rest.Next);
+        Assert.Empty((await Store.ListAsync(Ids.New(Time), null, 10, default)).Items);
+        var all = await Store.ListAsync(null, null, 1000, default);
+        Assert.Superset(more.Select(b => b.Id).ToHashSet(), all.Items.Select(b => b.Id).ToHashSet());
+    }
+}
+
+public sealed class SqliteBudgetStoreTests : BudgetStoreContractTests
+{
+    private readonly TempDirectory directory = new();
+
+    protected override Task<IDictionary<string, string?>> CreateStoreSettingsAsync() =>
+        Task.FromResult<IDictionary<string, string?>>(new Dictionary<string, string?>
+        {
+            ["IronAuth:Store"] = "sqlite",
+            ["IronAuth:Sqlite:Path"] = Path.Combine(directory.Path, "budgets.db"),
+        });
+
+    protected override Task DisposeStoreAsync()
+    {
+        directory.Dispose();
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class TableBudgetStoreTests : BudgetStoreContractTests
+{
+    protected override async Task<IDictionary<string, string?>> CreateStoreSettingsAsync() => (await Azurite.GetAsync()).NewStoreSettings();
+}
