@@ -31,7 +31,12 @@ public sealed class ApplicationInsightsTelemetryTests
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             [ApplicationInsightsTelemetry.ConnectionStringKey] = $"InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint={ingestion.Address}",
+            // The exporter's default sampler is rate-limited (a few traces a second, from an empty allowance), so a
+            // single span may or may not be kept; the standard sampler settings ask for every one.
+            ["OTEL_TRACES_SAMPLER"] = "microsoft.fixed_percentage",
+            ["OTEL_TRACES_SAMPLER_ARG"] = "1.0",
         }).Build();
+        services.AddSingleton<IConfiguration>(configuration);
         services.AddIronAuthApplicationInsights(configuration);
         await using var provider = services.BuildServiceProvider();
         var meters = provider.GetRequiredService<MeterProvider>();
