@@ -99,14 +99,14 @@ public static class IronAuthRoutes
         new("GET", "tokens/{id}/usage", "GetTokenUsage", "Daily usage history, newest first", TokenEndpoints.Usage,
             b => b.Produces<List<UsageDayResponse>>().Problems(400, 401, 403, 404, 429).Query(new ApiQueryParameter("days", "How many UTC days back, today included.", "integer", Minimum: 1, Maximum: TokenManager.MaxHistoryDays))),
 
-        // --- ops/usage (issue 19): spending analytics. group_by=agent|budget and budgets/{id}/status come with budgets.
-        new("GET", "usage", "GetUsageReport", "Usage across tokens for a range of UTC days, summed by token, user, model or provider, most spent first", UsageEndpoints.Report,
+        // --- ops/usage (issue 19): spending analytics; group_by=agent|budget sums budget spend.
+        new("GET", "usage", "GetUsageReport", "Usage across tokens for a range of UTC days, summed by token, user, model or provider (or budget spend by agent or budget), most spent first", UsageEndpoints.Report,
             b => b.Produces<SpendingReportResponse>().Problems(400, 401, 403, 429).Paged().Query(
                 new ApiQueryParameter("group_by", "What to sum by (default token).", Enum: UsageEndpoints.Groups),
                 new ApiQueryParameter("period", "A range relative to today (UTC); instead of from/to.", Enum: [.. Core.Analytics.SpendingAnalytics.Periods]),
                 new ApiQueryParameter("from", "First UTC day, yyyy-MM-dd (default today)."),
                 new ApiQueryParameter("to", "Last UTC day, yyyy-MM-dd, inclusive (default today)."),
-                new ApiQueryParameter("user_id", "Only this user's tokens (admin, viewer)."))),
+                new ApiQueryParameter("user_id", "Only this user's tokens, or budgets for agent and budget (admin, viewer)."))),
         // --- end ops/usage
         // --- Agent budgets and IC tokens (issue 18; docs/budgets.md) ---
         new("POST", "budgets", "CreateBudget", "Create a budget (admin for anyone, user for itself)", BudgetEndpoints.Create,
@@ -115,6 +115,8 @@ public static class IronAuthRoutes
             b => b.Produces<PageResponse<BudgetResponse>>().Problems(400, 401, 403, 429).Paged().Query(new ApiQueryParameter("user_id", "Only this user's budgets."))),
         new("GET", "budgets/{id}", "GetBudget", "One budget with its spend per agent", BudgetEndpoints.Get,
             b => b.Produces<BudgetResponse>().Problems(401, 403, 404, 429)),
+        new("GET", "budgets/{id}/status", "GetBudgetStatus", "Share of the allocation spent and the risk level (low, medium, high, critical, exhausted)", BudgetEndpoints.Status,
+            b => b.Produces<BudgetStatusResponse>().Problems(401, 403, 404, 429)),
         new("PATCH", "budgets/{id}", "UpdateBudget", "Change a budget's allocation, never below what is spent (admin)", BudgetEndpoints.Update,
             b => b.Accepts<UpdateBudgetRequest>("application/json").Produces<BudgetResponse>().Problems(400, 401, 403, 404, 409, 429)),
         new("DELETE", "budgets/{id}", "RevokeBudget", "Revoke a budget: its IC tokens and leases stop at once", BudgetEndpoints.Revoke,

@@ -19,6 +19,10 @@ public static class BudgetFunctions
     public static Task<IResult> Get(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "budgets/{id}")] HttpRequest req, string id) => BudgetEndpoints.Get(req, id);
 
+    [Function("GetBudgetStatus")]
+    public static Task<IResult> GetBudgetStatus(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "budgets/{id}/status")] HttpRequest req, string id) => BudgetEndpoints.Status(req, id);
+
     [Function("UpdateBudget")]
     public static Task<IResult> Update(
         [HttpTrigger(AuthorizationLevel.Anonymous, "patch", Route = "budgets/{id}")] HttpRequest req, string id) => BudgetEndpoints.Update(req, id);

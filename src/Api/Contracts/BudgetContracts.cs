@@ -111,3 +111,21 @@ public sealed record BudgetRefreshResponse(
     string LeaseId, decimal BudgetGranted, decimal Carried, decimal BudgetRemaining, DateTimeOffset LeaseExpiresAt, bool Partial);
 
 public sealed record CloseLeaseResponse(decimal Returned, decimal BudgetRemaining);
+
+/// <summary>
+/// <c>GET /api/budgets/{id}/status</c>: how much of the allocation is spent and the risk that follows (low under 50%,
+/// medium to 80%, high to 95%, critical to 100%, exhausted). <see cref="ShareSpent"/> is a fraction (0.5 = 50%).
+/// </summary>
+public sealed record BudgetStatusResponse(
+    string Id, decimal Allocation, decimal Spent, decimal Available, decimal ShareSpent, string Risk, string State, DateTimeOffset ExpiresAt)
+{
+    public static BudgetStatusResponse From(Budget budget, DateTimeOffset now) => new(
+        budget.Id,
+        Money.FromMicros(budget.AllocationMicros),
+        Money.FromMicros(budget.SpentMicros),
+        Money.FromMicros(budget.AvailableMicros),
+        BudgetRisks.ShareSpent(budget),
+        BudgetRisks.Of(budget, now).ToString().ToLowerInvariant(),
+        budget.StateAt(now).ToString().ToLowerInvariant(),
+        budget.ExpiresAt);
+}

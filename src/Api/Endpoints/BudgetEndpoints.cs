@@ -77,6 +77,11 @@ public static class BudgetEndpoints
     public static Task<IResult> Get(HttpRequest request, string id) =>
         WithBudgetAsync(request, id, Permissions.BudgetsRead, async (_, budget, context) => TypedResults.Ok(await ResponseAsync(context, budget)));
 
+    /// <summary>The share of the allocation spent and its risk level; the same permission as reading the budget.</summary>
+    public static Task<IResult> Status(HttpRequest request, string id) =>
+        WithBudgetAsync(request, id, Permissions.BudgetsRead, (_, budget, context) => Task.FromResult<IResult>(
+            TypedResults.Ok(BudgetStatusResponse.From(budget, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()))));
+
     public static Task<IResult> Update(HttpRequest request, string id) =>
         WithBudgetAsync(request, id, Permissions.BudgetsWrite, async (caller, budget, context) =>
         {

@@ -8,14 +8,15 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace IronAuth.Api.Endpoints;
 
-/// <summary>Spending analytics: usage across tokens, summed by token, user, model or provider.</summary>
+/// <summary>Spending analytics: usage across tokens, summed by token, user, model or provider; or budget spend, by agent or budget.</summary>
 public static class UsageEndpoints
 {
-    public static readonly string[] Groups = ["token", "user", "model", "provider"];
+    public static readonly string[] Groups = ["token", "user", "model", "provider", "agent", "budget"];
 
     /// <summary>
     /// Admins and viewers see everyone's usage (optionally one user's, <c>user_id</c>); a user sees its own. Read
-    /// access to tokens is the permission: usage is what tokens did.
+    /// access to tokens is the permission: usage is what tokens did. Grouped by agent or budget it is budget spend, so read
+    /// access to budgets is the permission instead, with the same scoping (a user sees only its own budgets).
     /// </summary>
     public static async Task<IResult> Report(HttpRequest request)
     {
@@ -50,13 +51,14 @@ public static class UsageEndpoints
             return Problems.For(context, badRange);
         }
 
+        var permission = group is SpendingGroup.Agent or SpendingGroup.Budget ? Permissions.BudgetsRead : Permissions.TokensRead;
         var userId = Optional(request, "user_id");
-        if (caller!.Require(Permissions.TokensRead) is not null)
+        if (caller!.Require(permission) is not null)
         {
             userId ??= caller.UserId;
         }
 
-        if (caller.Require(Permissions.TokensRead, userId) is { } forbidden)
+        if (caller.Require(permission, userId) is { } forbidden)
         {
             return Problems.For(context, forbidden);
         }

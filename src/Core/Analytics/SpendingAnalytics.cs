@@ -1,4 +1,5 @@
 using System.Globalization;
+using IronAuth.Core.Budgets;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Tokens;
 using IronAuth.Core.Users;
@@ -12,6 +13,12 @@ public enum SpendingGroup
     User,
     Model,
     Provider,
+
+    /// <summary>Budget spend (reports against leases) by agent; not token usage.</summary>
+    Agent,
+
+    /// <summary>Budget spend by budget; not token usage.</summary>
+    Budget,
 }
 
 /// <summary>One token's stored usage in a range of days: its daily totals and the per-model part of them.</summary>
@@ -41,9 +48,11 @@ public sealed record SpendingReport(DateOnly From, DateOnly To, SpendingGroup Gr
 /// <summary>
 /// Spending analytics (<c>GET /api/usage</c>, <c>ironauth usage</c>): usage summed by token, user, model or provider.
 /// Every grouping sums to the same totals as the tokens' own daily histories: usage reported without a model or
-/// provider is the group <c>""</c> ("unspecified") when grouping by model or provider.
+/// provider is the group <c>""</c> ("unspecified") when grouping by model or provider. Grouping by agent or budget sums
+/// budget spend instead (<see cref="IBudgetStore.ListSpendAsync"/>): every report counted against a budget in the range,
+/// so the groups sum to the budgets' own spent and per-agent figures; reports carry no input/output split.
 /// </summary>
-public sealed class SpendingAnalytics(IUsageAnalyticsStore store, IApiTokenStore tokens, IUserStore users, TimeProvider time)
+public sealed class SpendingAnalytics(IUsageAnalyticsStore store, IBudgetStore budgets, IApiTokenStore tokens, IUserStore users, TimeProvider time)
 {
     /// <summary>The longest range one query may span, as for a token's own history.</summary>
     public const int MaxDays = TokenManager.MaxHistoryDays;
@@ -58,6 +67,8 @@ public sealed class SpendingAnalytics(IUsageAnalyticsStore store, IApiTokenStore
             "user" => (true, SpendingGroup.User),
             "model" => (true, SpendingGroup.Model),
             "provider" => (true, SpendingGroup.Provider),
+            "agent" => (true, SpendingGroup.Agent),
+            "budget" => (true, SpendingGroup.Budget),
             _ => (false, SpendingGroup.Token),
         };
         return known;
@@ -104,6 +115,11 @@ public sealed class SpendingAnalytics(IUsageAnalyticsStore store, IApiTokenStore
 
     public async Task<SpendingReport> ReportAsync(SpendingQuery query, CancellationToken cancellationToken)
     {
+        if (query.GroupBy is SpendingGroup.Agent or SpendingGroup.Budget)
+        {
+            return await BudgetReportAsync(query, cancellationToken);
+        }
+
         var activity = await store.ListActivityAsync(query.From, query.To, query.OwnerId, cancellationToken);
         var groups = new Dictionary<string, Sums>(StringComparer.Ordinal);
         var totals = new Sums();
@@ -139,12 +155,7 @@ public sealed class SpendingAnalytics(IUsageAnalyticsStore store, IApiTokenStore
             }
         }
 
-        var ordered = groups
-            .Where(g => !(g.Key == "" && g.Value.IsZero && query.GroupBy is SpendingGroup.Model or SpendingGroup.Provider))
-            .OrderByDescending(g => g.Value.CostMicros)
-            .ThenByDescending(g => g.Value.Requests)
-            .ThenBy(g => g.Key, StringComparer.Ordinal)
-            .ToList();
+        var ordered = Order(groups.Where(g => !(g.Key == "" && g.Value.IsZero && query.GroupBy is SpendingGroup.Model or SpendingGroup.Provider)));
         var page = ordered.Skip(query.Offset).Take(query.Limit).ToList();
         var items = new List<SpendingItem>(page.Count);
         foreach (var (key, sums) in page)
@@ -155,6 +166,29 @@ public sealed class SpendingAnalytics(IUsageAnalyticsStore store, IApiTokenStore
         var next = query.Offset + page.Count < ordered.Count ? query.Offset + page.Count : (int?)null;
         return new SpendingReport(query.From, query.To, query.GroupBy, items, totals.ToItem("", null), next);
     }
+
+    private async Task<SpendingReport> BudgetReportAsync(SpendingQuery query, CancellationToken cancellationToken)
+    {
+        var spend = await budgets.ListSpendAsync(query.From, query.To, query.OwnerId, cancellationToken);
+        var groups = new Dictionary<string, Sums>(StringComparer.Ordinal);
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        var totals = new Sums();
+        foreach (var row in spend)
+        {
+            var key = query.GroupBy == SpendingGroup.Budget ? row.BudgetId : row.AgentId;
+            names[key] = query.GroupBy == SpendingGroup.Budget ? row.BudgetName : row.AgentId;
+            Group(groups, key).Add(row.Requests, row.Tokens, 0, 0, row.CostMicros);
+            totals.Add(row.Requests, row.Tokens, 0, 0, row.CostMicros);
+        }
+
+        var ordered = Order(groups);
+        var page = ordered.Skip(query.Offset).Take(query.Limit).Select(g => g.Value.ToItem(g.Key, names[g.Key])).ToList();
+        var next = query.Offset + page.Count < ordered.Count ? query.Offset + page.Count : (int?)null;
+        return new SpendingReport(query.From, query.To, query.GroupBy, page, totals.ToItem("", null), next);
+    }
+
+    private static List<KeyValuePair<string, Sums>> Order(IEnumerable<KeyValuePair<string, Sums>> groups) =>
+        [.. groups.OrderByDescending(g => g.Value.CostMicros).ThenByDescending(g => g.Value.Requests).ThenBy(g => g.Key, StringComparer.Ordinal)];
 
     private async Task<string?> NameAsync(SpendingGroup group, string key, CancellationToken cancellationToken) => group switch
     {

@@ -28,6 +28,12 @@ public sealed record LeaseCloseResult(BudgetRefusal Refusal, long ReturnedMicros
     public static LeaseCloseResult Refused(BudgetRefusal refusal) => new(refusal, 0, 0);
 }
 
+/// <summary>
+/// What one agent's reports against one budget summed to over a range of UTC days: <paramref name="Requests"/> is the
+/// number of reports counted (a retried <c>report_id</c> once), as the budget's own counters count them.
+/// </summary>
+public sealed record BudgetSpend(string BudgetId, string BudgetName, string OwnerId, string AgentId, long Requests, long Tokens, long CostMicros);
+
 /// <summary>Changing an allocation: the budget after, or why not.</summary>
 public enum AllocationOutcome
 {
@@ -52,6 +58,13 @@ public interface IBudgetStore
 
     /// <summary>Spend per agent (micros), over every lease the budget has had.</summary>
     Task<IReadOnlyDictionary<string, long>> SpendByAgentAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reported spend per budget and agent from <paramref name="from"/> to <paramref name="to"/> (UTC days, inclusive), of
+    /// <paramref name="ownerId"/>'s budgets only when given. Read from what the store keeps by day, never every budget's
+    /// history.
+    /// </summary>
+    Task<IReadOnlyList<BudgetSpend>> ListSpendAsync(DateOnly from, DateOnly to, string? ownerId, CancellationToken cancellationToken);
 
     /// <summary>Budgets in id (creation) order, one owner's or everyone's, from <paramref name="position"/>.</summary>
     Task<Page<Budget>> ListAsync(string? userId, string? position, int limit, CancellationToken cancellationToken);

@@ -115,7 +115,8 @@ internal static class BudgetsCommands
     private static Command ShowCommand(CliContext cli)
     {
         var id = new Argument<string>("id") { Description = "The budget's id." };
-        var command = new Command("show", "One budget as JSON (the HTTP API's budget object, with spend per agent; never the credential).") { id };
+        var status = new Option<bool>("--status") { Description = "Write the budget's status instead: share spent and risk level (GET /api/budgets/{id}/status)." };
+        var command = new Command("show", "One budget as JSON (the HTTP API's budget object, with spend per agent; never the credential).") { id, status };
         command.SetAction((parse, cancellationToken) => cli.RunAsync(parse, cancellationToken, async session =>
         {
             var manager = session.Get<BudgetManager>();
@@ -123,6 +124,12 @@ internal static class BudgetsCommands
             if (found.Value is not { } budget)
             {
                 return cli.Fail(found.Failure!);
+            }
+
+            if (parse.GetValue(status))
+            {
+                cli.WriteJson(BudgetStatusResponse.From(budget, session.Time.GetUtcNow()));
+                return IronAuthCli.Succeeded;
             }
 
             cli.WriteJson(BudgetResponse.From(await manager.ViewAsync(budget, cancellationToken), session.Time.GetUtcNow()));

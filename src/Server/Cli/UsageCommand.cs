@@ -1,5 +1,6 @@
 using System.CommandLine;
 using IronAuth.Api.Contracts;
+using IronAuth.Api.Endpoints;
 using IronAuth.Core.Analytics;
 
 namespace IronAuth.Server.Cli;
@@ -9,15 +10,15 @@ internal static class UsageCommand
 {
     public static Command Create(CliContext cli)
     {
-        var groupBy = new Option<string>("--group-by") { Description = "What to sum by: token, user, model or provider.", DefaultValueFactory = _ => "token" };
-        groupBy.AcceptOnlyFromAmong("token", "user", "model", "provider");
+        var groupBy = new Option<string>("--group-by") { Description = "What to sum by: token, user, model or provider; agent or budget for budget spend.", DefaultValueFactory = _ => "token" };
+        groupBy.AcceptOnlyFromAmong(UsageEndpoints.Groups);
         var period = new Option<string?>("--period") { Description = $"A range relative to today (UTC): {string.Join(", ", SpendingAnalytics.Periods)}; instead of --from/--to." };
         var from = new Option<string?>("--from") { Description = "First UTC day, yyyy-MM-dd (default today)." };
         var to = new Option<string?>("--to") { Description = "Last UTC day, yyyy-MM-dd, inclusive (default today)." };
-        var user = new Option<string>("--user") { Description = "Only this user's tokens (username or id)." };
+        var user = new Option<string>("--user") { Description = "Only this user's tokens, or budgets (username or id)." };
         var limit = CliContext.InRange(new Option<int>("--limit") { Description = "How many groups at most.", DefaultValueFactory = _ => 50 }, 1, 10_000);
         var json = new Option<bool>("--json") { Description = "Write JSON (the HTTP API's usage report)." };
-        var command = new Command("usage", "Usage across tokens for a range of UTC days, summed by token, user, model or provider, most spent first.")
+        var command = new Command("usage", "Usage across tokens for a range of UTC days, summed by token, user, model or provider (or budget spend by agent or budget), most spent first.")
         {
             groupBy, period, from, to, user, limit, json,
         };

@@ -2,6 +2,7 @@ using IronAuth.Core;
 using IronAuth.Core.Budgets;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Storage;
+using IronAuth.Tests.Storage;
 using IronAuth.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -312,6 +313,59 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
         Assert.NotNull(await Store.FindAsync(budget.Id, default));
     }
 
+    /// <summary>Budget A (agents 1 and 2) and B (agent 1, another owner), reported over 1 and 2 December, a report at each side of midnight.</summary>
+    protected async Task<(Budget A, Budget B)> SpendOverMidnightAsync()
+    {
+        var (a, a1) = await NewBudgetAsync(100m, "agent-1");
+        var a2 = await NewIcTokenAsync(a, "agent-2");
+        var (b, b1) = await NewBudgetAsync(100m, "agent-1");
+        var leases = new Dictionary<IcTokenRecord, string>();
+        foreach (var token in new[] { a1, a2, b1 })
+        {
+            leases[token] = (await GrantAsync(Store, token, 20m)).Lease!.Id;
+        }
+
+        Time.Advance(new DateTimeOffset(2026, 12, 1, 23, 59, 59, 999, TimeSpan.Zero) - Time.GetUtcNow());
+        Assert.False((await ReportAsync(a1, leases[a1], 1m, tokens: 10)).Duplicate);
+        Time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.False((await ReportAsync(a1, leases[a1], 2m, "same", 20)).Duplicate);
+        Assert.True((await ReportAsync(a1, leases[a1], 2m, "same", 20)).Duplicate);
+        await ReportAsync(a2, leases[a2], 0.5m, tokens: 5);
+        await ReportAsync(b1, leases[b1], 4m);
+        return (a, b);
+    }
+
+    private static (string, string, long, long, long)[] Rows(IEnumerable<BudgetSpend> spend) =>
+        [.. spend.Select(s => (s.BudgetId, s.AgentId, s.Requests, s.Tokens, s.CostMicros)).Order()];
+
+    [Fact]
+    public async Task Spend_by_budget_and_agent_counts_each_report_once_on_its_utc_day_and_sums_to_the_budgets_own_figures()
+    {
+        var (a, b) = await SpendOverMidnightAsync();
+        var first = new DateOnly(2026, 12, 1);
+        var second = first.AddDays(1);
+
+        Assert.Equal([(a.Id, "agent-1", 1L, 10L, M(1m))], Rows(await Store.ListSpendAsync(first, first, null, default)));
+        Assert.Equal(
+            Rows([new(a.Id, a.Name, a.UserId, "agent-1", 1, 20, M(2m)), new(a.Id, a.Name, a.UserId, "agent-2", 1, 5, M(0.5m)), new(b.Id, b.Name, b.UserId, "agent-1", 1, 0, M(4m))]),
+            Rows(await Store.ListSpendAsync(second, second, null, default)));
+        Assert.Empty(await Store.ListSpendAsync(second.AddDays(1), second.AddDays(5), null, default));
+
+        // Both days, one owner's: the budget's own spent and per-agent figures, with its name and owner.
+        var adas = await Store.ListSpendAsync(first, second, a.UserId, default);
+        Assert.All(adas, s => Assert.Equal((a.Id, a.Name, a.UserId), (s.BudgetId, s.BudgetName, s.OwnerId)));
+        var found = (await Store.FindAsync(a.Id, default))!;
+        Assert.Equal((found.SpentMicros, found.SpentTokens), (adas.Sum(s => s.CostMicros), adas.Sum(s => s.Tokens)));
+        var byAgent = adas.GroupBy(s => s.AgentId).ToDictionary(g => g.Key, g => g.Sum(s => s.CostMicros));
+        Assert.Equal((await Store.SpendByAgentAsync(a.Id, default)).OrderBy(p => p.Key), byAgent.OrderBy(p => p.Key));
+        Assert.Equal(3, adas.Sum(s => s.Requests));
+
+        // A purged budget's spend goes with it.
+        Assert.True(await Store.RevokeAsync(b.Id, Time.GetUtcNow(), default));
+        Assert.True(await Store.PurgeAsync(Time.GetUtcNow().AddHours(1), 100, default) >= 1);
+        Assert.DoesNotContain(await Store.ListSpendAsync(first, second, null, default), s => s.BudgetId == b.Id);
+    }
+
     [Fact]
     public async Task Budgets_list_by_owner_in_creation_order_and_page()
     {
@@ -358,4 +412,25 @@ public sealed class SqliteBudgetStoreTests : BudgetStoreContractTests
 public sealed class TableBudgetStoreTests : BudgetStoreContractTests
 {
     protected override async Task<IDictionary<string, string?>> CreateStoreSettingsAsync() => (await Azurite.GetAsync()).NewStoreSettings();
+
+    [Fact]
+    public async Task A_one_day_spend_query_reads_the_days_index_and_only_the_budgets_reported_that_day()
+    {
+        var (a, b) = await SpendOverMidnightAsync();
+        for (var i = 0; i < 5; i++)
+        {
+            // Idle budgets, and one reported only the day before: none of them is read for 2 December.
+            await NewBudgetAsync(10m);
+        }
+
+        var second = new DateOnly(2026, 12, 2);
+        IReadOnlyList<BudgetSpend> spend = [];
+        Assert.Equal(3, await TableStoreTests.RoundTripsAsync(async () => spend = await Store.ListSpendAsync(second, second, null, default)));
+        Assert.Equal(new[] { a.Id, b.Id }.Order(StringComparer.Ordinal), spend.Select(s => s.BudgetId).Distinct().Order(StringComparer.Ordinal));
+
+        // The purge takes the budget's index entries with it: the day's query no longer reads it.
+        Assert.True(await Store.RevokeAsync(b.Id, Time.GetUtcNow(), default));
+        Assert.True(await Store.PurgeAsync(Time.GetUtcNow().AddHours(1), 100, default) >= 1);
+        Assert.Equal(2, await TableStoreTests.RoundTripsAsync(() => Store.ListSpendAsync(second, second, null, default)));
+    }
 }

@@ -71,4 +71,30 @@ public sealed class BudgetsCommandTests : IDisposable
         var json = (await cli.SucceedAsync("budgets", "mint", budgetId, "--agent", "a", "--permission", "report", "--json")).Json;
         Assert.Equal(budgetId, json["budget_id"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task Budget_spend_by_budget_and_agent_and_a_budgets_risk_on_the_command_line()
+    {
+        await cli.CreateUserAsync("ada");
+        var budgetId = Assert.Single((await cli.SucceedAsync("budgets", "create", "--user", "ada", "--name", "agents", "--allocation", "10")).OutputLines);
+        var token = Assert.Single((await cli.SucceedAsync("budgets", "mint", budgetId, "--agent", "agent-1")).OutputLines);
+        await using (var server = await TestServer.StartAsync(
+            TestStore.AtSqliteFile(cli.DatabasePath),
+            new Dictionary<string, string?> { ["IronAuth:Jwt:Algorithm"] = "RS256", ["IronAuth:Jwt:Issuer"] = IronAuth.Core.Configuration.JwtOptions.DefaultIssuer },
+            cli.Time))
+        {
+            var runtime = server.NewClient(token);
+            var lease = (await (await runtime.PostAsJsonAsync("api/budgets/handshake", new { requested_budget = 8m })).ReadJsonAsync())["lease_id"]!.GetValue<string>();
+            Assert.Equal(HttpStatusCode.OK, (await runtime.PostAsJsonAsync("api/budgets/report", new { lease_id = lease, report_id = "r1", tokens = 40, cost = 8m })).StatusCode);
+        }
+
+        var byBudget = (await cli.SucceedAsync("usage", "--group-by", "budget")).Table();
+        Assert.Equal(["BUDGET", "NAME", "REQUESTS", "TOKENS", "INPUT", "OUTPUT", "COST"], byBudget[0]);
+        Assert.Equal([budgetId, "agents", "1", "40", "0", "0", "8"], byBudget[1]);
+        var byAgent = (await cli.SucceedAsync("usage", "--group-by", "agent", "--user", "ada", "--json")).Json;
+        Assert.Equal("agent-1", Assert.Single(byAgent["items"]!.AsArray())!["key"]!.GetValue<string>());
+
+        var status = (await cli.SucceedAsync("budgets", "show", budgetId, "--status")).Json;
+        Assert.Equal((0.8m, "high", "active"), (status["share_spent"]!.GetValue<decimal>(), status["risk"]!.GetValue<string>(), status["state"]!.GetValue<string>()));
+    }
 }

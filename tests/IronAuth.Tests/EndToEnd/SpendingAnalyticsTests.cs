@@ -180,8 +180,7 @@ public abstract class SpendingAnalyticsTests(string store) : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("group_by=agent")]
-    [InlineData("group_by=budget")]
+    [InlineData("group_by=team")]
     [InlineData("period=last-week")]
     [InlineData("period=today&from=2026-01-01")]
     [InlineData("from=2026-13-01")]

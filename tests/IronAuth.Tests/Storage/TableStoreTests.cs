@@ -242,7 +242,8 @@ public sealed class TableStoreTests : StoreContractTests
         return (issued.Value!.Plaintext, issued.Value.Token.Id);
     }
 
-    private static async Task<long> RoundTripsAsync(Func<Task> action)
+    /// <summary>The store's round trips made by <paramref name="action"/>'s async flow (other tests' are not counted).</summary>
+    internal static async Task<long> RoundTripsAsync(Func<Task> action)
     {
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>

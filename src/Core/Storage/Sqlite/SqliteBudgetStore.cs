@@ -60,6 +60,30 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         return rows.ToDictionary(r => r.Item1, r => r.Item2, StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// One range read of <c>ix_budget_reports_at</c> over the days' milliseconds, each report joined to its budget (name,
+    /// owner) and its lease (agent); leases and reports go only with their budget, so every report finds both.
+    /// </summary>
+    public async Task<IReadOnlyList<BudgetSpend>> ListSpendAsync(DateOnly from, DateOnly to, string? ownerId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.ReadAsync(cancellationToken);
+        return await connection.QueryAsync(
+            """
+            SELECT r.budget_id, b.name, b.user_id, l.agent_id, COUNT(*), SUM(r.tokens), SUM(r.cost_micros)
+            FROM budget_reports r INDEXED BY ix_budget_reports_at
+            JOIN budgets b ON b.id = r.budget_id JOIN budget_leases l ON l.id = r.lease_id
+            WHERE r.at >= @from AND r.at < @to AND (@owner IS NULL OR b.user_id = @owner)
+            GROUP BY r.budget_id, l.agent_id;
+            """,
+            r => new BudgetSpend(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)),
+            cancellationToken,
+            ("@from", Midnight(from).ToUnixMs()),
+            ("@to", Midnight(to.AddDays(1)).ToUnixMs()),
+            ("@owner", ownerId));
+    }
+
+    private static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+
     public async Task<Page<Budget>> ListAsync(string? userId, string? position, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await database.ReadAsync(cancellationToken);

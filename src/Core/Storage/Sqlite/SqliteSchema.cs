@@ -292,5 +292,9 @@ internal static class SqliteSchema
             PRIMARY KEY (budget_id, agent_id)
         ) WITHOUT ROWID;
         """,
+        // Spending analytics by budget and agent (issue 19): reports by time, so a range of days reads only its reports.
+        """
+        CREATE INDEX ix_budget_reports_at ON budget_reports (at);
+        """,
     ];
 }

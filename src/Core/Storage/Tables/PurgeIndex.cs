@@ -29,6 +29,12 @@ internal static class PurgeIndex
     /// </summary>
     public const string Activity = "active";
 
+    /// <summary>
+    /// Likewise for budgets: partition <c>budgetday:{yyyyMMdd}00</c> lists the budgets with reports that day (row = budget
+    /// id, <c>OwnerId</c>). Written before an agent's first report of the day is; removed with the budget's purge.
+    /// </summary>
+    public const string BudgetActivity = "budgetday";
+
     /// <summary>How many entries are visited at once by purges that delete at most one record per entry.</summary>
     public const int Parallelism = 8;
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Azure;
 using Azure.Data.Tables;
@@ -9,15 +10,17 @@ namespace IronAuth.Core.Storage.Tables;
 /// Budgets in the Budgets table, a partition per budget (partition = budget id): the <c>budget</c> entity with the
 /// ledger's counters, <c>ic:{jti}</c>, <c>lease:{id}</c>, <c>report:{report_id}</c> and <c>agent:{agent_id}</c>; and each
 /// owner's index (<c>user:{ownerId}</c>/<c>{budgetId}</c>, inserted before the budget). The purge index (Due) holds an
-/// entry per lease at its expiry and per budget at its end, for maintenance.
+/// entry per lease at its expiry and per budget at its end, for maintenance; and, per day, the budgets with reports that
+/// day (<see cref="PurgeIndex.BudgetActivity"/>), so analytics of a day reads only those budgets' day rows.
 /// <para>
 /// Round trips and races. A grant, report or close is one range read of the partition (the budget, the IC token, the lease
-/// and, for a report, the report id and the agent's row — a single query) and one entity-group transaction that replaces
-/// the budget entity under the ETag it was read with, together with the lease(s), report and agent rows (a grant also
-/// indexes its new lease in Due, one insert between the two, so maintenance finds it when it expires). Every write to a
-/// budget's money or state (grant, report, close, expiry, allocation change, revocation of the budget or of an IC token)
-/// changes the budget entity, so its ETag serializes them all: a write decided on a budget that changed since it was read
-/// fails with 412 as a whole and is decided again from a fresh read. Hence grants are exact under any number of
+/// and, for a report, the report id and the agent's total and day rows — a single query) and one entity-group transaction
+/// that replaces the budget entity under the ETag it was read with, together with the lease(s), report, agent and day rows
+/// (a grant also indexes its new lease in Due, one insert between the two, so maintenance finds it when it expires; an
+/// agent's first report of a day likewise indexes the budget under that day first, so no day row exists unindexed).
+/// Every write to a budget's money or state (grant, report, close, expiry, allocation change, revocation of the budget or
+/// of an IC token) changes the budget entity, so its ETag serializes them all: a write decided on a budget that changed
+/// since it was read fails with 412 as a whole and is decided again from a fresh read. Hence grants are exact under any number of
 /// concurrent callers in any number of processes, and a revocation stops every write that commits after it. A report id
 /// already stored makes the report a no-op; two retries of one report racing each other both try to add its row, and the
 /// loser's transaction fails (409) and re-reads as a duplicate.
@@ -37,6 +40,7 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
     private const string ReportPrefix = "report:";
     private const string AgentPrefix = "agent:";
     private const string AgentEnd = "agent;";
+    private const string DayPrefix = "day:";
     private const string OwnerPrefix = "user:";
     private const string DueLeases = "budgetlease";
     private const string DueBudgets = "budget";
@@ -84,6 +88,77 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
 
         return spend;
     }
+
+    /// <summary>
+    /// One read of the day index's partition per day of the range (8 at a time) lists the budgets with reports those days;
+    /// then one range read of each such budget's partition (the budget and its <c>day:</c> rows in range), 8 at a time. A
+    /// one-day query thus costs 1 + (budgets with reports that day) reads. An index entry whose budget is gone is skipped.
+    /// </summary>
+    public async Task<IReadOnlyList<BudgetSpend>> ListSpendAsync(DateOnly from, DateOnly to, string? ownerId, CancellationToken cancellationToken)
+    {
+        var budgetIds = new SortedSet<string>(StringComparer.Ordinal);
+        var days = Enumerable.Range(0, to.DayNumber - from.DayNumber + 1).Select(from.AddDays);
+        foreach (var chunk in days.Chunk(PurgeIndex.Parallelism))
+        {
+            var listed = await Task.WhenAll(chunk.Select(async day =>
+            {
+                var partition = PurgeIndex.Partition(PurgeIndex.BudgetActivity, PurgeIndex.Midnight(day));
+                var ids = new List<string>();
+                await foreach (var entry in storage.Due.QueryAsync<TableEntity>(
+                    TableClient.CreateQueryFilter($"PartitionKey eq {partition}"), select: ["RowKey", "OwnerId"], cancellationToken: cancellationToken))
+                {
+                    if ((ownerId is null || entry.GetString("OwnerId") == ownerId) && TableEntities.IsKeySafe(entry.RowKey))
+                    {
+                        ids.Add(entry.RowKey);
+                    }
+                }
+
+                return ids;
+            }));
+            budgetIds.UnionWith(listed.SelectMany(ids => ids));
+        }
+
+        var spend = new List<BudgetSpend>();
+        foreach (var chunk in budgetIds.Chunk(PurgeIndex.Parallelism))
+        {
+            foreach (var rows in await Task.WhenAll(chunk.Select(id => SpendAsync(id, from, to, cancellationToken))))
+            {
+                spend.AddRange(rows);
+            }
+        }
+
+        return spend;
+    }
+
+    private async Task<IReadOnlyList<BudgetSpend>> SpendAsync(string budgetId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {budgetId} and (RowKey eq {BudgetKey} or (RowKey ge {DayKey(from)} and RowKey lt {DayPrefix + Day(to) + ";"}))");
+        TableEntity? budget = null;
+        var agents = new SortedDictionary<string, (long Requests, long Tokens, long Cost)>(StringComparer.Ordinal);
+        await foreach (var entity in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            if (entity.RowKey == BudgetKey)
+            {
+                budget = entity;
+                continue;
+            }
+
+            var agent = entity.RowKey[(DayPrefix.Length + 11)..];
+            var sums = agents.GetValueOrDefault(agent);
+            agents[agent] = (sums.Requests + (entity.GetInt64("Requests") ?? 0), sums.Tokens + (entity.GetInt64("SpentTokens") ?? 0), sums.Cost + (entity.GetInt64("Spent") ?? 0));
+        }
+
+        // A budget purged after the index was read: nothing of it counts.
+        return budget is null
+            ? []
+            : [.. agents.Select(a => new BudgetSpend(budgetId, budget.RequiredString("Name"), budget.RequiredString("UserId"), a.Key, a.Value.Requests, a.Value.Tokens, a.Value.Cost))];
+    }
+
+    /// <summary>The prefix of a day's rows: <c>day:{yyyy-MM-dd}:</c>, then the agent id.</summary>
+    private static string DayKey(DateOnly day) => DayPrefix + Day(day) + ":";
+
+    private static string Day(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
     public async Task<Page<Budget>> ListAsync(string? userId, string? position, int limit, CancellationToken cancellationToken)
     {
@@ -325,9 +400,11 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
         var leaseKey = LeasePrefix + request.LeaseId;
         var reportKey = ReportPrefix + request.ReportId;
         var agentKey = AgentPrefix + caller.AgentId;
+        var day = DateOnly.FromDateTime(caller.Now.UtcDateTime);
+        var dayKey = DayKey(day) + caller.AgentId;
         return WriteAsync(caller.BudgetId, "Report budget usage", LeaseReportResult.Refused(BudgetRefusal.Busy), async () =>
         {
-            var rows = await ReadAsync(caller.BudgetId, [BudgetKey, IcPrefix + caller.Jti, leaseKey, reportKey, agentKey], cancellationToken);
+            var rows = await ReadAsync(caller.BudgetId, [BudgetKey, IcPrefix + caller.Jti, leaseKey, reportKey, agentKey, dayKey], cancellationToken);
             var budgetEntity = rows.GetValueOrDefault(BudgetKey);
             var budget = budgetEntity is null ? null : ToBudget(budgetEntity);
             var token = rows.GetValueOrDefault(IcPrefix + caller.Jti) is { } ic ? ToIcToken(ic) : null;
@@ -353,6 +430,20 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
                 ["Spent"] = (agent?.GetInt64("Spent") ?? 0) + request.CostMicros,
                 ["SpentTokens"] = (agent?.GetInt64("SpentTokens") ?? 0) + request.Tokens,
             };
+            var dayRow = rows.GetValueOrDefault(dayKey);
+            var dayAfter = new TableEntity(caller.BudgetId, dayKey)
+            {
+                ["Requests"] = (dayRow?.GetInt64("Requests") ?? 0) + 1,
+                ["Spent"] = (dayRow?.GetInt64("Spent") ?? 0) + request.CostMicros,
+                ["SpentTokens"] = (dayRow?.GetInt64("SpentTokens") ?? 0) + request.Tokens,
+            };
+            if (dayRow is null)
+            {
+                await storage.Due.InsertAsync(
+                    new TableEntity(PurgeIndex.Partition(PurgeIndex.BudgetActivity, PurgeIndex.Midnight(day)), caller.BudgetId) { ["OwnerId"] = budget!.UserId },
+                    cancellationToken);
+            }
+
             WriteCounters(budgetEntity!, decision.Budget);
             List<TableTransactionAction> actions =
             [
@@ -361,6 +452,9 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
                 agent is null
                     ? new(TableTransactionActionType.Add, agentAfter)
                     : new(TableTransactionActionType.UpdateReplace, agentAfter, agent.ETag),
+                dayRow is null
+                    ? new(TableTransactionActionType.Add, dayAfter)
+                    : new(TableTransactionActionType.UpdateReplace, dayAfter, dayRow.ETag),
                 new(TableTransactionActionType.Add, new TableEntity(caller.BudgetId, reportKey)
                 {
                     ["LeaseId"] = lease.Id,
@@ -472,6 +566,13 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
             await foreach (var row in Table.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: ct))
             {
                 keys.Add(row.RowKey);
+            }
+
+            // The day index's entries first: one left behind by a crash is skipped by readers, a day row never unindexed.
+            foreach (var day in keys.Where(k => k.StartsWith(DayPrefix, StringComparison.Ordinal)).Select(k => k[DayPrefix.Length..(DayPrefix.Length + 10)]).Distinct())
+            {
+                var midnight = PurgeIndex.Midnight(DateOnly.ParseExact(day, "yyyy-MM-dd", CultureInfo.InvariantCulture));
+                await storage.Due.DeleteEntityAsync(PurgeIndex.Partition(PurgeIndex.BudgetActivity, midnight), entry.Key, ETag.All, ct);
             }
 
             if (keys.Count > 0)
