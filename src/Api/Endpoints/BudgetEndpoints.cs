@@ -58,13 +58,8 @@ public static class BudgetEndpoints
         }
 
         // Admins and viewers list everyone's budgets (optionally one user's); a user lists its own.
-        var userId = request.Query["user_id"].ToString() is { Length: > 0 } filter ? filter : null;
-        if (caller!.Require(Permissions.BudgetsRead) is not null)
-        {
-            userId ??= caller.UserId;
-        }
-
-        if (caller.Require(Permissions.BudgetsRead, userId) is { } forbidden)
+        var (userId, forbidden) = caller!.ListScope(Permissions.BudgetsRead, request.Query["user_id"].ToString() is { Length: > 0 } filter ? filter : null);
+        if (forbidden is not null)
         {
             return Problems.For(context, forbidden);
         }

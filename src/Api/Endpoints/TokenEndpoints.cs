@@ -65,13 +65,8 @@ public static class TokenEndpoints
         }
 
         // Admins and viewers list everyone's tokens (optionally one user's); a user lists its own.
-        var userId = request.Query["user_id"].ToString() is { Length: > 0 } filter ? filter : null;
-        if (caller!.Require(Permissions.TokensRead) is not null)
-        {
-            userId ??= caller.UserId;
-        }
-
-        if (caller.Require(Permissions.TokensRead, userId) is { } forbidden)
+        var (userId, forbidden) = caller!.ListScope(Permissions.TokensRead, request.Query["user_id"].ToString() is { Length: > 0 } filter ? filter : null);
+        if (forbidden is not null)
         {
             return Problems.For(context, forbidden);
         }

@@ -52,13 +52,8 @@ public static class UsageEndpoints
         }
 
         var permission = group is SpendingGroup.Agent or SpendingGroup.Budget ? Permissions.BudgetsRead : Permissions.TokensRead;
-        var userId = Optional(request, "user_id");
-        if (caller!.Require(permission) is not null)
-        {
-            userId ??= caller.UserId;
-        }
-
-        if (caller.Require(permission, userId) is { } forbidden)
+        var (userId, forbidden) = caller!.ListScope(permission, Optional(request, "user_id"));
+        if (forbidden is not null)
         {
             return Problems.For(context, forbidden);
         }

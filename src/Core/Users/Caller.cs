@@ -37,4 +37,14 @@ public sealed record Caller(User User, AuthMethod Method, IReadOnlySet<string> S
             _ => Failure.Forbidden($"The '{Role.ToWire()}' role may not use '{permission}' on another user's data."),
         };
     }
+
+    /// <summary>
+    /// Whose items a listing shows: a caller that reaches everyone's (admin, viewer) sees all, or the one user asked for
+    /// (<paramref name="requested"/>); any other sees its own, and asking for someone else's is forbidden.
+    /// </summary>
+    public (string? OwnerId, Failure? Failure) ListScope(string permission, string? requested)
+    {
+        var ownerId = requested ?? (Require(permission) is null ? null : UserId);
+        return (ownerId, Require(permission, ownerId));
+    }
 }
