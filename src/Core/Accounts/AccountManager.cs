@@ -26,7 +26,8 @@ public static class AccountAuditActions
 /// address is looked up: the handler only checks the address's form and its per-address bucket (the same for every
 /// address, known or not) and queues the work; the lookup, the code or reset token and the message happen in the
 /// outbox (<see cref="EmailOutbox"/>). So the answer, its body and its timing are the same whether the address is
-/// unknown, unverified, verified or suspended.
+/// unknown, unverified, verified or suspended. Past the per-address limit the answer is that same 202 and nothing is
+/// queued, so the limit says nothing about the address either.
 /// </remarks>
 public sealed partial class AccountManager(
     UserManager users,
@@ -38,6 +39,7 @@ public sealed partial class AccountManager(
     IRateBucketStore buckets,
     LoginThrottle throttle,
     IAuditStore audit,
+    AuditPseudonyms pseudonyms,
     CredentialCache cache,
     IOptions<RegistrationOptions> registration,
     IOptions<EmailOptions> email,
@@ -184,10 +186,11 @@ public sealed partial class AccountManager(
         var take = await buckets.TakeAsync($"{bucket}:{EmailAddresses.Key(normalized)}", perHour, perHour / 3600.0, time.GetUtcNow(), cancellationToken);
         if (!take.Admitted)
         {
-            return new Failure(FailureKind.TooManyRequests, "rate_limited", "Too many emails were asked for this address; try again later.")
-            {
-                RetryAfter = take.RetryAfter,
-            };
+            // Past the address's limit the answer is still the same 202 (no Retry-After either): a 429 would say
+            // that someone asked for this address lately, and a caller could learn that by asking it six times.
+            // Nothing is sent. The log names the address only by its keyed pseudonym, as failed sign-ins do.
+            LogEmailLimited(logger, bucket, await pseudonyms.OfUsernameAsync(normalized));
+            return null;
         }
 
         return outbox.TryEnqueue(kind, ct => compose(normalized, ct)) ? null : OutboxFull;
@@ -222,6 +225,10 @@ public sealed partial class AccountManager(
         $"{name[..Math.Min(name.Length, 50)]}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}";
 
     private static string Invariant(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    [LoggerMessage(EventId = 1612, EventName = "EmailRequestOverLimit", Level = LogLevel.Information,
+        Message = "A {Request} email was asked for an address past its hourly limit (pseudonym {AddressPseudonym}); answered 202, nothing sent")]
+    private static partial void LogEmailLimited(ILogger logger, string request, string addressPseudonym);
 
     [LoggerMessage(EventId = 1611, EventName = "VerificationCodeNotQueued", Level = LogLevel.Error, Message = "The verification email for new user {UserId} could not be queued; the user can ask for another")]
     private static partial void LogCodeNotQueued(ILogger logger, string userId);

@@ -26,6 +26,12 @@ public interface IMaintenanceStore
 
     /// <summary>Idempotency keys of usage reports (and the answers kept with them) stored before <paramref name="before"/>.</summary>
     Task<int> PurgeUsageRequestsAsync(DateTimeOffset before, int batch, CancellationToken cancellationToken);
+
+    /// <summary>Emailed codes that are spent or expired by <paramref name="now"/> (a code out of tries goes when it expires).</summary>
+    Task<int> PurgeEmailCodesAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken);
+
+    /// <summary>Pending two-factor sign-ins (the challenges behind <c>mfa_token</c>s) that are spent or expired by <paramref name="now"/>.</summary>
+    Task<int> PurgeMfaChallengesAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken);
 }
 
 /// <summary>Named leases, so only one instance runs a job at a time.</summary>

@@ -31,7 +31,13 @@ public sealed record MaintenanceReport(
     /// <summary>Budgets purged (with their leases and reports) after <c>IronAuth:Budgets:RetentionDays</c> ended.</summary>
     public int BudgetsPurged { get; init; }
 
-    public int Total => Sessions + RefreshTokens + ApiTokens + PasswordResets + RateBuckets + UsageDays + UsageRequests;
+    /// <summary>Emailed codes (issue 16) purged: spent or expired.</summary>
+    public int EmailCodes { get; init; }
+
+    /// <summary>Pending two-factor sign-ins (issue 16) purged: spent or expired.</summary>
+    public int MfaChallenges { get; init; }
+
+    public int Total => Sessions + RefreshTokens + ApiTokens + PasswordResets + RateBuckets + UsageDays + UsageRequests + EmailCodes + MfaChallenges;
 }
 
 /// <summary>
@@ -106,6 +112,8 @@ public sealed partial class MaintenanceJob(
             report = report with
             {
                 UsageRequests = await Drain(b => store.PurgeUsageRequestsAsync(now - UsageReplay.Retention, b, cancellationToken)),
+                EmailCodes = await Drain(b => store.PurgeEmailCodesAsync(now, b, cancellationToken)),
+                MfaChallenges = await Drain(b => store.PurgeMfaChallengesAsync(now, b, cancellationToken)),
                 BudgetLeasesExpired = await Drain(b => budgets.ExpireLeasesAsync(now, b, cancellationToken)),
                 BudgetsPurged = await Drain(b => budgets.PurgeAsync(now.AddDays(-options.Value.Budgets.RetentionDays), b, cancellationToken)),
                 Complete = complete,
@@ -121,6 +129,8 @@ public sealed partial class MaintenanceJob(
             metrics.Purged(PurgeKind.RateBuckets, report.RateBuckets);
             metrics.Purged(PurgeKind.UsageDays, report.UsageDays);
             metrics.Purged(PurgeKind.UsageRequests, report.UsageRequests);
+            metrics.Purged(PurgeKind.EmailCodes, report.EmailCodes);
+            metrics.Purged(PurgeKind.MfaChallenges, report.MfaChallenges);
             metrics.MaintenanceRun(report.Complete ? MaintenanceOutcome.Completed : MaintenanceOutcome.Incomplete);
             LogRan(logger, report.Sessions, report.RefreshTokens, report.ApiTokens, report.PasswordResets, report.RateBuckets, report.UsageDays, report.Complete);
             await audit.AppendAsync(
@@ -133,6 +143,8 @@ public sealed partial class MaintenanceJob(
                     ["rate_buckets"] = Text(report.RateBuckets),
                     ["usage_days"] = Text(report.UsageDays),
                     ["usage_requests"] = Text(report.UsageRequests),
+                    ["email_codes"] = Text(report.EmailCodes),
+                    ["mfa_challenges"] = Text(report.MfaChallenges),
                     ["signing_key_rotated"] = report.SigningKeyRotated ? "true" : "false",
                     ["signing_keys_retired"] = Text(report.SigningKeysRetired),
                     ["budget_leases_expired"] = Text(report.BudgetLeasesExpired),

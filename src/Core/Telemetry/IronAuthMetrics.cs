@@ -53,6 +53,8 @@ public enum PurgeKind
     RateBuckets,
     UsageDays,
     UsageRequests,
+    EmailCodes,
+    MfaChallenges,
 }
 
 /// <summary>
@@ -89,7 +91,7 @@ public sealed class IronAuthMetrics : IDisposable
         Tags<MaintenanceOutcome>("outcome", ["completed", "incomplete", "skipped"]);
 
     private static readonly KeyValuePair<string, object?>[] PurgeTags =
-        Tags<PurgeKind>("kind", ["sessions", "refresh_tokens", "api_tokens", "password_resets", "rate_buckets", "usage_days", "usage_requests"]);
+        Tags<PurgeKind>("kind", ["sessions", "refresh_tokens", "api_tokens", "password_resets", "rate_buckets", "usage_days", "usage_requests", "email_codes", "mfa_challenges"]);
 
     // bcrypt at work factor 12 takes ~0.25 s; a queue worth watching is seconds long.
     private static readonly double[] SecondsBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

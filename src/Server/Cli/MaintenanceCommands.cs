@@ -27,6 +27,8 @@ internal static class MaintenanceCommands
                 ("password_resets", CliContext.Number(report.PasswordResets)),
                 ("rate_buckets", CliContext.Number(report.RateBuckets)),
                 ("usage_days", CliContext.Number(report.UsageDays)),
+                ("email_codes", CliContext.Number(report.EmailCodes)),
+                ("mfa_challenges", CliContext.Number(report.MfaChallenges)),
                 ("signing_key_rotated", report.SigningKeyRotated ? "true" : "false"),
                 ("signing_keys_retired", CliContext.Number(report.SigningKeysRetired)),
                 ("budget_leases_expired", CliContext.Number(report.BudgetLeasesExpired)),
@@ -35,6 +37,6 @@ internal static class MaintenanceCommands
             ]);
             return IronAuthCli.Succeeded;
         }));
-        return new Command("maintenance", "Purge expired sessions, tokens, reset tokens, full rate buckets and old usage.") { run };
+        return new Command("maintenance", "Purge expired sessions, tokens, reset tokens, emailed codes, two-factor challenges, full rate buckets and old usage.") { run };
     }
 }

@@ -127,7 +127,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal("true", first["complete"]);
         Assert.Equal("0", second["api_tokens"]);
         Assert.Equal(
-            ["sessions", "refresh_tokens", "api_tokens", "password_resets", "rate_buckets", "usage_days", "signing_key_rotated", "signing_keys_retired", "budget_leases_expired", "budgets_purged", "complete"],
+            ["sessions", "refresh_tokens", "api_tokens", "password_resets", "rate_buckets", "usage_days", "email_codes", "mfa_challenges", "signing_key_rotated", "signing_keys_retired", "budget_leases_expired", "budgets_purged", "complete"],
             first.Keys);
         Assert.Equal("false", first["signing_key_rotated"]);
         Assert.Single((await cli.SucceedAsync("tokens", "list")).OutputLines);

@@ -92,6 +92,51 @@ public abstract partial class StoreContractTests
     }
 
     [Fact]
+    public async Task Maintenance_purges_spent_and_expired_email_codes_and_mfa_challenges_and_keeps_live_ones()
+    {
+        var now = Time.GetUtcNow();
+        var userId = Ids.New(Time);
+        var expired = EmailAddresses.Normalize(NewEmail())!;
+        var spent = EmailAddresses.Normalize(NewEmail())!;
+        var replaced = EmailAddresses.Normalize(NewEmail())!;
+        await EmailCodes.PutAsync(new EmailCode(expired, userId, Digest("expired"), now, now.AddMinutes(10)), default);
+        await EmailCodes.PutAsync(new EmailCode(spent, userId, Digest("spent"), now, now.AddMinutes(10)), default);
+        Assert.Equal(CodeCheck.Redeemed, (await EmailCodes.CheckAsync(spent, Digest("spent"), 5, now, default)).Check);
+        // Replaced by a code that lives a day: the first code's purge entry comes due, the new code must survive it.
+        await EmailCodes.PutAsync(new EmailCode(replaced, userId, Digest("old"), now, now.AddMinutes(10)), default);
+        await EmailCodes.PutAsync(new EmailCode(replaced, userId, Digest("new"), now, now.AddDays(1)), default);
+
+        var expiredChallenge = Digest("expired challenge " + userId);
+        var spentChallenge = Digest("spent challenge " + userId);
+        var liveChallenge = Digest("live challenge " + userId);
+        await Mfa.AddChallengeAsync(new MfaChallenge(expiredChallenge, userId, now.AddMinutes(5)), default);
+        await Mfa.AddChallengeAsync(new MfaChallenge(spentChallenge, userId, now.AddMinutes(5)), default);
+        Assert.Equal(userId, await Mfa.SpendChallengeAsync(spentChallenge, now, default));
+        await Mfa.AddChallengeAsync(new MfaChallenge(liveChallenge, userId, now.AddHours(3)), default);
+
+        // Past the short expiries (the Table store purges a spent record from its expiry hour on, SQLite at once).
+        Time.Advance(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1));
+        var first = await Maintenance.RunAsync(default);
+
+        Assert.True(first.EmailCodes >= 2, $"email codes purged: {first.EmailCodes}");
+        Assert.True(first.MfaChallenges >= 2, $"challenges purged: {first.MfaChallenges}");
+        var later = Time.GetUtcNow();
+        Assert.Equal(CodeCheck.Redeemed, (await EmailCodes.CheckAsync(replaced, Digest("new"), 5, later, default)).Check);
+        Assert.Equal(userId, await Mfa.SpendChallengeAsync(liveChallenge, later, default));
+        Assert.Equal(CodeCheck.Unusable, (await EmailCodes.CheckAsync(expired, Digest("expired"), 5, later, default)).Check);
+
+        // The code and challenge just spent are purged in turn (the Table store once their expiry hour is due), and
+        // then nothing is left to do.
+        Time.Advance(TimeSpan.FromDays(2));
+        var second = await Maintenance.RunAsync(default);
+        Assert.True(second.EmailCodes >= 1);
+        Assert.True(second.MfaChallenges >= 1);
+        var third = await Maintenance.RunAsync(default);
+        Assert.Equal(0, third.EmailCodes);
+        Assert.Equal(0, third.MfaChallenges);
+    }
+
+    [Fact]
     public async Task Totp_steps_recovery_codes_and_challenges_are_each_accepted_once_across_processes()
     {
         var userId = Ids.New(Time);

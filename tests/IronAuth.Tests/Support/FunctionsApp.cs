@@ -13,7 +13,8 @@ namespace IronAuth.Tests.Support;
 /// <para>
 /// What runs through it: <c>FunctionsHostTests</c>, <c>StartupGateTests</c>, <c>UnhandledFailureTests</c>,
 /// <c>PublishLayoutTests</c>, and the Functions subclasses (<c>FunctionsSqlite*</c>, <c>FunctionsTables*</c>) of the shared
-/// end-to-end suites UserTests, SignInTests, InputTests, RecoveryTests and TokenTests.
+/// end-to-end suites UserTests, SignInTests, InputTests, RecoveryTests and TokenTests, and <c>FunctionsAccountTests</c>
+/// (sign-up by emailed code through a pickup directory, TOTP sign-in on the real clock).
 /// </para>
 /// <para>
 /// Server-only tests of those suites (marked <see cref="ServerFactAttribute"/> with the reason, reported as skipped on this

@@ -100,6 +100,28 @@ public sealed class SqliteMaintenanceStore(SqliteDatabase database) : IMaintenan
 
     // --- end ops/usage
 
+    public async Task<int> PurgeEmailCodesAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken)
+    {
+        // One statement: a code put again for the address (spent_at cleared, a new expiry) is either seen as the
+        // new code or deleted before the put, which then inserts it afresh; never half of each.
+        await using var connection = await database.WriteAsync(cancellationToken);
+        return await connection.ExecuteAsync(
+            "DELETE FROM email_codes WHERE normalized_email IN (SELECT normalized_email FROM email_codes WHERE spent_at IS NOT NULL OR expires_at <= @now LIMIT @batch);",
+            cancellationToken,
+            ("@now", now.ToUnixMs()),
+            ("@batch", batch));
+    }
+
+    public async Task<int> PurgeMfaChallengesAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.WriteAsync(cancellationToken);
+        return await connection.ExecuteAsync(
+            "DELETE FROM mfa_challenges WHERE digest IN (SELECT digest FROM mfa_challenges WHERE spent_at IS NOT NULL OR expires_at <= @now LIMIT @batch);",
+            cancellationToken,
+            ("@now", now.ToUnixMs()),
+            ("@batch", batch));
+    }
+
     public async Task<bool> TryAcquireAsync(string name, string holder, DateTimeOffset until, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await database.WriteAsync(cancellationToken);

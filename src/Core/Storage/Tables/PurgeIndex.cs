@@ -21,6 +21,8 @@ internal static class PurgeIndex
     public const string Buckets = "bucket";
     public const string Usage = "usage";
     public const string UsageRequests = "usagereq";
+    public const string EmailCodes = "emailcode";
+    public const string MfaChallenges = "mfachallenge";
 
     /// <summary>
     /// Not a purge kind of its own but the per-day activity index of spending analytics: partition

@@ -15,13 +15,17 @@ namespace IronAuth.Core.Storage.Tables;
 /// </summary>
 public sealed class TableEmailCodeStore(TableStorage storage) : IEmailCodeStore
 {
-    private const string RowKey = "code";
+    internal const string RowKey = "code";
 
     private TableClient Table => storage.EmailCodes;
 
-    public Task PutAsync(EmailCode code, CancellationToken cancellationToken) =>
-        Table.UpsertEntityAsync(
-            new TableEntity(EmailAddresses.Key(code.NormalizedEmail), RowKey)
+    public async Task PutAsync(EmailCode code, CancellationToken cancellationToken)
+    {
+        var partition = EmailAddresses.Key(code.NormalizedEmail);
+        // The purge entry first (keyed by the hash, not the address), so no code exists unindexed.
+        await storage.AddAsync(PurgeIndex.EmailCodes, code.ExpiresAt, partition, cancellationToken);
+        await Table.UpsertEntityAsync(
+            new TableEntity(partition, RowKey)
             {
                 ["UserId"] = code.UserId,
                 ["Digest"] = TableEntities.Hex(code.Digest),
@@ -32,6 +36,7 @@ public sealed class TableEmailCodeStore(TableStorage storage) : IEmailCodeStore
             },
             TableUpdateMode.Replace,
             cancellationToken);
+    }
 
     public async Task<(CodeCheck Check, string? UserId)> CheckAsync(
         string normalizedEmail, byte[] digest, int maxAttempts, DateTimeOffset now, CancellationToken cancellationToken)

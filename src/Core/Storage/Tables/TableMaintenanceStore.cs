@@ -257,6 +257,55 @@ public sealed class TableMaintenanceStore(TableStorage storage) : IMaintenanceSt
 
     // --- end ops/usage
 
+    public Task<int> PurgeEmailCodesAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken) =>
+        storage.PurgeAsync(PurgeIndex.EmailCodes, now, batch, PurgeIndex.Parallelism, async (entry, _, ct) =>
+        {
+            // The entry's key is the address's partition (a hash, never the address). A put for the address since
+            // the entry was written replaced the code in place with a later expiry (and its own entry).
+            if (await storage.EmailCodes.FindAsync(entry.Key, TableEmailCodeStore.RowKey, ct) is not { } code)
+            {
+                return PurgeIndex.Visit.Done(0);
+            }
+
+            var expiresAt = code.RequiredTime("ExpiresAt");
+            if (code.GetBoolean("Spent") != true && expiresAt > now)
+            {
+                return PurgeIndex.Visit.Later(expiresAt);
+            }
+
+            try
+            {
+                // Conditional on the ETag read: a new code put meanwhile (an upsert, so a new ETag) is not deleted.
+                await storage.EmailCodes.DeleteEntityAsync(code.PartitionKey, code.RowKey, code.ETag, ct);
+                return PurgeIndex.Visit.Done(1);
+            }
+            catch (RequestFailedException e) when (e.Status is TableEntities.PreconditionFailed or TableEntities.NotFound)
+            {
+                // Replaced (the new code has its own entry) or deleted by a concurrent run.
+                return PurgeIndex.Visit.Done(0);
+            }
+        }, cancellationToken);
+
+    public Task<int> PurgeMfaChallengesAsync(DateTimeOffset now, int batch, CancellationToken cancellationToken) =>
+        storage.PurgeAsync(PurgeIndex.MfaChallenges, now, batch, PurgeIndex.Parallelism, async (entry, _, ct) =>
+        {
+            var partition = TableMfaStore.ChallengePartition(entry.Key);
+            if (await storage.Mfa.FindAsync(partition, TableMfaStore.ChallengeKey, ct) is not { } challenge)
+            {
+                return PurgeIndex.Visit.Done(0);
+            }
+
+            var expiresAt = challenge.RequiredTime("ExpiresAt");
+            if (challenge.GetBoolean("Spent") != true && expiresAt > now)
+            {
+                return PurgeIndex.Visit.Later(expiresAt);
+            }
+
+            // Unconditional: a challenge that is spent or expired is written by nobody any more (a spend checks expiry).
+            await storage.Mfa.DeleteEntityAsync(partition, TableMfaStore.ChallengeKey, ETag.All, ct);
+            return PurgeIndex.Visit.Done(1);
+        }, cancellationToken);
+
     public async Task<bool> TryAcquireAsync(string name, string holder, DateTimeOffset until, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var lease = new TableEntity(LeasePartition, name) { ["Holder"] = holder, ["Until"] = until };

@@ -16,7 +16,7 @@ public sealed class TableMfaStore(TableStorage storage) : IMfaStore
 {
     private const string TotpKey = "totp";
     private const string CodePrefix = "rc:";
-    private const string ChallengeKey = "challenge";
+    internal const string ChallengeKey = "challenge";
 
     private TableClient Table => storage.Mfa;
 
@@ -172,8 +172,11 @@ public sealed class TableMfaStore(TableStorage storage) : IMfaStore
         return hadTotp;
     }
 
-    public Task AddChallengeAsync(MfaChallenge challenge, CancellationToken cancellationToken) =>
-        Table.AddEntityAsync(
+    public async Task AddChallengeAsync(MfaChallenge challenge, CancellationToken cancellationToken)
+    {
+        // The purge entry first, so no challenge exists unindexed.
+        await storage.AddAsync(PurgeIndex.MfaChallenges, challenge.ExpiresAt, TableEntities.Hex(challenge.Digest), cancellationToken);
+        await Table.AddEntityAsync(
             new TableEntity(ChallengePartition(challenge.Digest), ChallengeKey)
             {
                 ["UserId"] = challenge.UserId,
@@ -181,6 +184,7 @@ public sealed class TableMfaStore(TableStorage storage) : IMfaStore
                 ["Spent"] = false,
             },
             cancellationToken);
+    }
 
     public async Task<string?> SpendChallengeAsync(byte[] digest, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -205,7 +209,9 @@ public sealed class TableMfaStore(TableStorage storage) : IMfaStore
 
     private static string Partition(string userId) => "user:" + userId;
 
-    private static string ChallengePartition(byte[] digest) => "challenge:" + TableEntities.Hex(digest);
+    private static string ChallengePartition(byte[] digest) => ChallengePartition(TableEntities.Hex(digest));
+
+    internal static string ChallengePartition(string hexDigest) => "challenge:" + hexDigest;
 
     private static string CodesFilter(string partition) =>
         TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {CodePrefix} and RowKey lt {"rc;"}");
