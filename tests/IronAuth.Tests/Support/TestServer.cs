@@ -5,6 +5,7 @@ using IronAuth.Core.Configuration;
 using IronAuth.Core.Signing;
 using IronAuth.Server;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -77,11 +78,12 @@ public sealed class TestServer : IApiHost
     private static async Task<TestServer> StartAsync(TestStore store, IDictionary<string, string?>? settings, FakeTimeProvider? time, bool ownsStore)
     {
         var adminUsername = "admin-" + Guid.NewGuid().ToString("N")[..8];
+        var claimed = store.ClaimOrigin();
         var config = new Dictionary<string, string?>
         {
             // The issuer names the address clients reach, so discovery's URLs work: the store's first server listens
             // there; later ones share the issuer (instances of one deployment do) and listen anywhere.
-            ["urls"] = store.ClaimOrigin() ?? "http://127.0.0.1:0",
+            ["urls"] = claimed ?? "http://127.0.0.1:0",
             ["IronAuth:Jwt:Issuer"] = store.Issuer,
             ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
             ["IronAuth:Bootstrap:AdminUsername"] = adminUsername,
@@ -111,9 +113,16 @@ public sealed class TestServer : IApiHost
         {
             await app.StartAsync();
         }
-        catch
+        catch (Exception e)
         {
             await app.DisposeAsync();
+            // The store's origin was a free port when the store was made; another process of the run (a worker, a
+            // server process) may have bound it since. Nobody has listened at that issuer yet: the store moves.
+            if (claimed is not null && e is IOException { InnerException: AddressInUseException } && store.MoveOrigin())
+            {
+                return await StartAsync(store, settings, time, ownsStore);
+            }
+
             throw;
         }
 
@@ -152,8 +161,9 @@ public sealed class TestStore : IDisposable
     public const string Tables = "tables";
 
     private readonly TempDirectory? directory;
-    private readonly string origin = $"http://127.0.0.1:{Azurite.FreePort()}";
+    private string origin = NewOrigin();
     private int originClaimed;
+    private int originMoves;
 
     private TestStore(string kind, IReadOnlyDictionary<string, string?> settings, TempDirectory? directory)
     {
@@ -201,6 +211,24 @@ public sealed class TestStore : IDisposable
 
     /// <summary>The address the first server started on this store listens on; null for every later one.</summary>
     public string? ClaimOrigin() => Interlocked.Exchange(ref originClaimed, 1) == 0 ? origin : null;
+
+    /// <summary>
+    /// After the first server could not bind the claimed origin (taken since it was chosen): a new free port, to be
+    /// claimed again; false after three moves.
+    /// </summary>
+    public bool MoveOrigin()
+    {
+        if (Interlocked.Increment(ref originMoves) > 3)
+        {
+            return false;
+        }
+
+        origin = NewOrigin();
+        Volatile.Write(ref originClaimed, 0);
+        return true;
+    }
+
+    private static string NewOrigin() => $"http://127.0.0.1:{Azurite.FreePort()}";
 
     public void Dispose() => directory?.Dispose();
 }
