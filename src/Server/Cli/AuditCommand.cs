@@ -18,17 +18,13 @@ internal static class AuditCommand
         var command = new Command("audit", "Show recent audit entries, newest first.") { user, limit, json };
         command.SetAction((parse, cancellationToken) => cli.RunAsync(parse, cancellationToken, async session =>
         {
-            string? userId = null;
-            if (parse.GetValue(user) is { } wanted)
+            var filter = await CliContext.FindUserIdAsync(session, parse.GetValue(user), cancellationToken);
+            if (filter.Failure is { } notFound)
             {
-                var found = await CliContext.FindUserAsync(session, wanted, cancellationToken);
-                if (found.Value is not { } target)
-                {
-                    return cli.Fail(found.Failure!);
-                }
-
-                userId = target.Id;
+                return cli.Fail(notFound);
             }
+
+            var userId = filter.Value;
 
             var wantedCount = parse.GetValue(limit);
             var entries = new List<AuditEntry>();

@@ -65,17 +65,13 @@ internal static class BudgetsCommands
         var command = new Command("list", "List budgets, oldest first.") { user, json };
         command.SetAction((parse, cancellationToken) => cli.RunAsync(parse, cancellationToken, async session =>
         {
-            string? ownerId = null;
-            if (parse.GetValue(user) is { } wanted)
+            var filter = await CliContext.FindUserIdAsync(session, parse.GetValue(user), cancellationToken);
+            if (filter.Failure is { } notFound)
             {
-                var owner = await CliContext.FindUserAsync(session, wanted, cancellationToken);
-                if (owner.Value is not { } ownerUser)
-                {
-                    return cli.Fail(owner.Failure!);
-                }
-
-                ownerId = ownerUser.Id;
+                return cli.Fail(notFound);
             }
+
+            var ownerId = filter.Value;
 
             var manager = session.Get<BudgetManager>();
             var budgets = new List<BudgetResponse>();

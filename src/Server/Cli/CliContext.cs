@@ -96,6 +96,18 @@ internal sealed class CliContext(TextReader input, TextWriter output, TextWriter
         return byId.Succeeded ? byId : byName;
     }
 
+    /// <summary>The id of the user a <c>--user</c> filter names (username or id); null when there is no filter.</summary>
+    public static async Task<Result<string?>> FindUserIdAsync(AdminSession session, string? usernameOrId, CancellationToken cancellationToken)
+    {
+        if (usernameOrId is null)
+        {
+            return (string?)null;
+        }
+
+        var found = await FindUserAsync(session, usernameOrId, cancellationToken);
+        return found.Value is { } user ? user.Id : found.Failure!;
+    }
+
     /// <summary>
     /// A new password: the first line of standard input with <paramref name="stdinOption"/>, else typed twice on the
     /// terminal. Null (after saying why, with the exit code in <paramref name="exitCode"/>) when there is none.

@@ -31,17 +31,13 @@ internal static class UsageCommand
                 return cli.Fail(badRange);
             }
 
-            string? userId = null;
-            if (parse.GetValue(user) is { } wanted)
+            var filter = await CliContext.FindUserIdAsync(session, parse.GetValue(user), cancellationToken);
+            if (filter.Failure is { } notFound)
             {
-                var found = await CliContext.FindUserAsync(session, wanted, cancellationToken);
-                if (found.Value is not { } target)
-                {
-                    return cli.Fail(found.Failure!);
-                }
-
-                userId = target.Id;
+                return cli.Fail(notFound);
             }
+
+            var userId = filter.Value;
 
             SpendingAnalytics.TryParseGroup(parse.GetValue(groupBy)!, out var group);
             var (start, end) = range.Value;
