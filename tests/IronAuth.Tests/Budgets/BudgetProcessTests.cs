@@ -11,21 +11,12 @@ public abstract class BudgetProcessTests(string store)
     public async Task Forty_concurrent_handshakes_split_across_two_processes_grant_exactly_the_allocation()
     {
         using var shared = await TestStore.CreateAsync(store);
-        var settings = new Dictionary<string, string>
-        {
-            ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
-            ["IronAuth:Bootstrap:AdminUsername"] = "admin",
-            ["IronAuth:Bootstrap:AdminPassword"] = TestServer.AdminPassword,
-        };
-        foreach (var (key, value) in shared.Settings)
-        {
-            settings[key] = value!;
-        }
+        var settings = ServerProcess.SettingsFor(shared);
 
         await using var first = await ServerProcess.StartAsync(settings);
         await using var second = await ServerProcess.StartAsync(settings);
-        var login = await (await first.NewClient().PostAsJsonAsync("api/auth/login", new { username = "admin", password = TestServer.AdminPassword })).ReadJsonAsync();
-        var admin = first.NewClient(login["access_token"]!.GetValue<string>());
+        var access = await first.LoginAdminAsync();
+        var admin = first.NewClient(access);
         var budget = await (await admin.PostAsJsonAsync("api/budgets", new { name = "shared", allocation = 100m })).ReadJsonAsync();
         var budgetId = budget["id"]!.GetValue<string>();
         var token = (await (await admin.PostAsJsonAsync($"api/budgets/{budgetId}/ic-tokens", new { agent_id = "swarm" })).ReadJsonAsync())["token"]!.GetValue<string>();
@@ -56,7 +47,7 @@ public abstract class BudgetProcessTests(string store)
 
         Assert.Equal(100m, granted.Sum());
         Assert.Equal(10, granted.Count);
-        var after = await (await second.NewClient(login["access_token"]!.GetValue<string>()).GetAsync($"api/budgets/{budgetId}")).ReadJsonAsync();
+        var after = await (await second.NewClient(access).GetAsync($"api/budgets/{budgetId}")).ReadJsonAsync();
         Assert.Equal((0m, 100m, 10), (after["available"]!.GetValue<decimal>(), after["granted"]!.GetValue<decimal>(), after["open_leases"]!.GetValue<int>()));
     }
 }

@@ -17,23 +17,15 @@ public abstract class ProviderCredentialTests(string store)
     public async Task The_credential_comes_back_only_from_the_handshake_and_its_plaintext_is_nowhere_else()
     {
         using var shared = await TestStore.CreateAsync(store);
-        var settings = new Dictionary<string, string>
+        var settings = ServerProcess.SettingsFor(shared, new Dictionary<string, string>
         {
-            ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
-            ["IronAuth:Bootstrap:AdminUsername"] = "admin",
-            ["IronAuth:Bootstrap:AdminPassword"] = TestServer.AdminPassword,
             ["IronAuth:Budgets:CredentialKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Logging:LogLevel:Default"] = "Trace",
-        };
-        foreach (var (key, value) in shared.Settings)
-        {
-            settings[key] = value!;
-        }
+        });
 
         var secret = "sk-proj-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
         await using var server = await ServerProcess.StartAsync(settings);
-        var login = await (await server.NewClient().PostAsJsonAsync("api/auth/login", new { username = "admin", password = TestServer.AdminPassword })).ReadJsonAsync();
-        var admin = server.NewClient(login["access_token"]!.GetValue<string>());
+        var admin = server.NewClient(await server.LoginAdminAsync());
         var budgetId = (await (await admin.PostAsJsonAsync("api/budgets", new { name = "with key", allocation = 5m })).ReadJsonAsync())["id"]!.GetValue<string>();
 
         Assert.Equal(HttpStatusCode.NoContent, (await admin.PutAsJsonAsync($"api/budgets/{budgetId}/provider-credential", new { provider = "openai", secret })).StatusCode);

@@ -366,21 +366,11 @@ public abstract class TokenPolicyTests(string store)
     {
         // Two real ironauth processes on one SQLite file, or on one Azurite: the bucket is exact across them.
         using var shared = await TestStore.CreateAsync(store);
-        var settings = new Dictionary<string, string>
-        {
-            ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
-            ["IronAuth:Bootstrap:AdminUsername"] = "admin",
-            ["IronAuth:Bootstrap:AdminPassword"] = TestServer.AdminPassword,
-        };
-        foreach (var (key, value) in shared.Settings)
-        {
-            settings[key] = value!;
-        }
+        var settings = ServerProcess.SettingsFor(shared);
 
         await using var first = await ServerProcess.StartAsync(settings);
         await using var second = await ServerProcess.StartAsync(settings);
-        var login = await (await first.NewClient().PostAsJsonAsync("api/auth/login", new { username = "admin", password = TestServer.AdminPassword })).ReadJsonAsync();
-        var admin = first.NewClient(login["access_token"]!.GetValue<string>());
+        var admin = first.NewClient(await first.LoginAdminAsync());
         // Refill of one token per 1,000 s (the slowest rate allowed): nothing refills during the test on the machines' real clock.
         var created = await (await admin.PostAsJsonAsync("api/tokens", new { name = "shared", limits = new { requests_per_second = 0.001, burst = 5 } })).ReadJsonAsync();
         var token = created["token"]!.GetValue<string>();

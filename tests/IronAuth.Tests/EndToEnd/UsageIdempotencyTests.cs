@@ -82,21 +82,11 @@ public abstract class UsageIdempotencyTests(string store) : IAsyncLifetime
     public async Task Two_server_processes_on_one_store_count_a_repeated_request_id_once()
     {
         using var shared = await TestStore.CreateAsync(store);
-        var settings = new Dictionary<string, string>
-        {
-            ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
-            ["IronAuth:Bootstrap:AdminUsername"] = "admin",
-            ["IronAuth:Bootstrap:AdminPassword"] = TestServer.AdminPassword,
-        };
-        foreach (var (key, value) in shared.Settings)
-        {
-            settings[key] = value!;
-        }
+        var settings = ServerProcess.SettingsFor(shared);
 
         await using var first = await ServerProcess.StartAsync(settings);
         await using var second = await ServerProcess.StartAsync(settings);
-        var login = await (await first.NewClient().PostAsJsonAsync("api/auth/login", new { username = "admin", password = TestServer.AdminPassword })).ReadJsonAsync();
-        var access = login["access_token"]!.GetValue<string>();
+        var access = await first.LoginAdminAsync();
         var (token, id) = await CreateTokenAsync(first.NewClient(access));
         var keys = Enumerable.Range(0, 4).Select(_ => Guid.NewGuid().ToString()).ToList();
 

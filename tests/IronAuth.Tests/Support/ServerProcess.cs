@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 
 namespace IronAuth.Tests.Support;
@@ -78,6 +79,38 @@ public sealed partial class ServerProcess : IAsyncDisposable
             process.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Settings for a server process on <paramref name="store"/>: a bootstrap admin named <c>admin</c> with
+    /// <see cref="TestServer.AdminPassword"/>, cheap bcrypt, then <paramref name="extra"/>, then the store's own.
+    /// </summary>
+    public static Dictionary<string, string> SettingsFor(TestStore store, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["IronAuth:Passwords:BcryptWorkFactor"] = "4",
+            ["IronAuth:Bootstrap:AdminUsername"] = "admin",
+            ["IronAuth:Bootstrap:AdminPassword"] = TestServer.AdminPassword,
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+
+        foreach (var (key, value) in store.Settings)
+        {
+            settings[key] = value!;
+        }
+
+        return settings;
+    }
+
+    /// <summary>An access token of the bootstrap admin <see cref="SettingsFor"/> configures.</summary>
+    public async Task<string> LoginAdminAsync()
+    {
+        var login = await (await NewClient().PostAsJsonAsync("api/auth/login", new { username = "admin", password = TestServer.AdminPassword })).ReadJsonAsync();
+        return login["access_token"]!.GetValue<string>();
     }
 
     public HttpClient NewClient(string? bearer = null)
