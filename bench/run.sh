@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # HTTP load benchmarks: IronAuth against a bare ASP.NET Core baseline, measured in the same run.
-# Usage: bench/run.sh [--quick]   (writes bench/results/<date>.md, or $RESULTS)
+# Usage: bench/run.sh [--quick] [--verify]   (writes bench/results/<date>.md, or $RESULTS)
+#   --verify: the request scenarios only (1-4 and 7), without login, isolation and start-up (5, 6, 8).
 # Needs: the .NET SDK, curl, node (JSON), wrk (installed with apt-get when missing and running as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 OUT=$ROOT/bench/out
 DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-2}
-[[ "${1:-}" == "--quick" ]] && { DURATION=3s; ROUNDS=1; }
+ROUNDS=${ROUNDS:-3}
+FULL=yes
+for arg in "$@"; do
+  case $arg in
+    --quick) DURATION=3s; ROUNDS=1 ;;
+    --verify) FULL="" ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
 WORK=$(mktemp -d)
 cleanup() { for f in "$WORK"/*.pid; do [[ -e "$f" ]] && kill "$(cat "$f")" 2>/dev/null; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -48,15 +56,22 @@ stop() {
   while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
 }
 
-# wrk_run URL [wrk args...] -> "rps p50ms p99ms"
+# wrk_run URL [wrk args...] -> "rps p50ms p99ms requests"
 wrk_run() {
   local url=$1; shift
   wrk -t2 -c"${CONNS:-32}" -d"$DURATION" --latency "$@" "$url" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    /Requests\/sec/ { rps=$2 } /^ +50%/ { p50=ms($2) } /^ +99%/ { p99=ms($2) }
-    END { printf "%.2f %.2f %.2f\n", rps, p50, p99 }'
+    /Requests\/sec/ { rps=$2 } /^ +50%/ { p50=ms($2) } /^ +99%/ { p99=ms($2) } / requests in / { n=$1 }
+    END { printf "%.2f %.2f %.2f %d\n", rps, p50, p99, n }'
 }
-avg() { awk '{ r+=$1; a+=$2; b+=$3; n++ } END { printf "%.0f %.2f %.2f\n", r/n, a/n, b/n }'; }
+# median of each column over the rounds (one "rps p50 p99" line per round)
+medians() { awk '{ for (c = 1; c <= 3; c++) v[c, NR] = $c } END {
+  for (c = 1; c <= 3; c++) { n = 0; for (r = 1; r <= NR; r++) a[++n] = v[c, r]
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+    m[c] = n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+  printf "%.0f %.2f %.2f\n", m[1], m[2], m[3] }'; }
+# CPU time (user + system) a process has used, in microseconds
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($14 + $15) * 1000000 / hz }' "/proc/$1/stat"; }
 
 IRON_ENV=(IronAuth__Sqlite__Path="$WORK/bench.db" IronAuth__Bootstrap__AdminUsername=admin
   IronAuth__Bootstrap__AdminPassword=bench-admin-orchid-lantern-42 IronAuth__Login__PerIpPerMinute=1000000
@@ -70,6 +85,7 @@ BASE_DLL=$OUT/baseline/baseline.dll
 #    and its admin), and a first start that also creates the schema and generates the signing key. Restarts and
 #    baseline starts alternate, like the load rounds, so that drift hits both alike.
 median() { sort -n | awk '{ a[NR]=$1 } END { print a[int((NR+1)/2)] }'; }
+if [[ -n "$FULL" ]]; then
 start s 7083 "$SERVER_DLL" "${IRON_ENV[@]}" >/dev/null; stop s
 for i in 1 2 3 4 5 6 7; do
   start s 7083 "$SERVER_DLL" "${IRON_ENV[@]}" >>"$WORK/starts-iron.txt"; stop s
@@ -78,10 +94,12 @@ done
 STARTS_IRON=$(median <"$WORK/starts-iron.txt")
 STARTS_BASE=$(median <"$WORK/starts-base.txt")
 STARTS_IRON_FIRST=$(for i in 1 2 3 4 5; do rm -f "$WORK"/s.db*; start s 7083 "$SERVER_DLL" "IronAuth__Sqlite__Path=$WORK/s.db"; stop s; done | median)
+fi
 
 echo "starting..." >&2
 START_IRON=$(start iron 7081 "$SERVER_DLL" "${IRON_ENV[@]}")
 START_BASE=$(start base 7082 "$BASE_DLL")
+IRON_PID=$(cat "$WORK/iron.pid")
 IRON=http://127.0.0.1:7081; BASE=http://127.0.0.1:7082
 
 ACCESS=$(curl -fs "$IRON/api/auth/login" -H 'content-type: application/json' \
@@ -93,17 +111,23 @@ GATEWAY=$(mktoken '{"name":"gateway","scopes":["tokens:verify"]}')
 : >"$WORK/tokens.txt"
 for i in $(seq 1 50); do mktoken "{\"name\":\"user-$i\"}" >>"$WORK/tokens.txt"; done
 
-declare -A RESULT
-# pair NAME IRON_URL [wrk args...]: alternates baseline and IronAuth rounds.
+declare -A RESULT CPU
+# pair NAME IRON_URL [wrk args...]: alternates baseline and IronAuth rounds; the median round of each side, and the
+# IronAuth server's CPU per request over all its rounds (IRON_PID: the server under load).
 pair() {
   local name=$1 url=$2; shift 2
-  local b="" i=""
+  local b="" i="" cpu=0 requests=0 before line
   for r in $(seq 1 "$ROUNDS"); do
     b+=$(wrk_run "$BASE/api/health")$'\n'
-    i+=$(BEARER=${BEARER:-} TOKENS=${TOKENS:-} USAGE=${USAGE:-} wrk_run "$url" "$@")$'\n'
+    before=$(cpu_us "$IRON_PID")
+    line=$(BEARER=${BEARER:-} TOKENS=${TOKENS:-} USAGE=${USAGE:-} wrk_run "$url" "$@")
+    cpu=$(( cpu + $(cpu_us "$IRON_PID") - before )); requests=$(( requests + ${line##* } ))
+    i+=$line$'\n'
   done
-  RESULT[$name]="$(echo -n "$b" | avg) $(echo -n "$i" | avg)"
-  echo "$name: ${RESULT[$name]}" >&2
+  RESULT[$name]="$(echo -n "$b" | medians) $(echo -n "$i" | medians)"
+  LAST_REQUESTS=$requests
+  CPU[$name]=$(awk -v c="$cpu" -v n="$requests" 'BEGIN { printf "%.1f", c / n }')
+  echo "$name: ${RESULT[$name]}, ${CPU[$name]} µs CPU/request" >&2
 }
 
 pair health "$IRON/api/health"
@@ -113,6 +137,7 @@ BEARER=$ACCESS TOKENS=$WORK/tokens.txt pair verify "$IRON" -s bench/wrk/verify.l
 BEARER=$GATEWAY TOKENS=$WORK/tokens.txt pair gverify "$IRON" -s bench/wrk/verify.lua
 BEARER=$GATEWAY TOKENS=$WORK/tokens.txt USAGE=1 pair guverify "$IRON" -s bench/wrk/verify.lua
 
+if [[ -n "$FULL" ]]; then
 # 6. isolation: verify latency alone, then during a login flood at work factor 12.
 ALONE=$(CONNS=4 BEARER=$ACCESS TOKENS=$WORK/tokens.txt wrk_run "$IRON" -s bench/wrk/verify.lua)
 ( CONNS=16 USERNAME=admin PASSWORD=bench-admin-orchid-lantern-42 wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua >"$WORK/flood.txt" ) &
@@ -138,7 +163,9 @@ start iron 7081 "$SERVER_DLL" "${IRON_ENV[@]}" "IronAuth__Passwords__MaxConcurre
 # (Scenario 5 above runs on a server warmed by all the scenarios before it.)
 CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-orchid-lantern-42 wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua >/dev/null
 LOGIN_RPS_ALL=$(CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-orchid-lantern-42 wrk_run "$IRON/api/auth/login" -s bench/wrk/login.lua | awk '{print $1}')
+fi
 stop iron
+if [[ -z "$FULL" ]]; then stop base; fi
 # 7. Table Storage on Azurite: scenarios 2-4 and store round trips per verify.
 TABLES_ROWS=""
 if [[ -d tests/azurite/node_modules/azurite ]]; then
@@ -151,12 +178,20 @@ if [[ -d tests/azurite/node_modules/azurite ]]; then
   IRON=http://127.0.0.1:7084
   ACCESS=$(curl -fs "$IRON/api/auth/login" -H 'content-type: application/json' \
     -d '{"username":"admin","password":"bench-admin-orchid-lantern-42"}' | json o.access_token)
+  IRON_PID=$(cat "$WORK/tiron.pid")
   API_TOKEN=$(mktoken '{"name":"bench"}')
+  GATEWAY=$(mktoken '{"name":"gateway","scopes":["tokens:verify"]}')
   : >"$WORK/tokens.txt"; for i in $(seq 1 50); do mktoken "{\"name\":\"user-$i\"}" >>"$WORK/tokens.txt"; done
   start base 7082 "$BASE_DLL" >/dev/null
   BEARER=$ACCESS pair tjwt "$IRON/api/auth/me" -s bench/wrk/bearer.lua
   BEARER=$API_TOKEN pair tapitoken "$IRON/api/auth/me" -s bench/wrk/bearer.lua
   BEARER=$ACCESS TOKENS=$WORK/tokens.txt pair tverify "$IRON" -s bench/wrk/verify.lua
+  # Round trips per verify under load, the gateway's own token included: the store layer's counter on /metrics
+  # before and after the gateway rounds (the baseline rounds between them send the server nothing).
+  trips() { curl -fs "$IRON/metrics" | awk '/^ironauth_store_round_trips_total/ { n += $NF } END { printf "%.0f\n", n }'; }
+  TRIPS_BEFORE=$(trips)
+  BEARER=$GATEWAY TOKENS=$WORK/tokens.txt pair tgverify "$IRON" -s bench/wrk/verify.lua
+  TRIPS_LOADED=$(awk -v a="$TRIPS_BEFORE" -v b="$(trips)" -v n="$LAST_REQUESTS" 'BEGIN { printf "%.2f", (b - a) / n }')
   stop tiron; stop base
   TRIPS_TABLES=$(IRONAUTH_BENCH_TABLES=$CS $BENCH roundtrips tables --count 500)
   TABLES_ROWS=yes
@@ -169,7 +204,7 @@ FILE=${RESULTS:-bench/results/$DATE.md}
 row() { # name label
   read -r brps bp50 bp99 irps ip50 ip99 <<<"${RESULT[$1]}"
   awk -v l="$2" -v br="$brps" -v ir="$irps" -v p50="$ip50" -v p99="$ip99" -v b50="$bp50" -v b99="$bp99" \
-    'BEGIN { printf "| %s | %d | %.2f | %.2f | %d | %.2f | %.2f | %.0f%% |\n", l, ir, p50, p99, br, b50, b99, 100*ir/br }'
+    -v cpu="${CPU[$1]}" 'BEGIN { printf "| %s | %d | %.2f | %.2f | %s | %d | %.2f | %.2f | %.2f |\n", l, ir, p50, p99, cpu, br, b50, b99, ir/br }'
 }
 {
   echo "# Benchmarks $DATE"
@@ -177,8 +212,10 @@ row() { # name label
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(dotnet --version) SDK, runtime $(dotnet --list-runtimes | awk '/NETCore.App/ {v=$2} END {print v}'), wrk $DURATION × $ROUNDS rounds per side, 2 threads, ${CONNS:-32} connections, alternating baseline and IronAuth."
   echo "Baseline: bench/Baseline (minimal API answering GET /api/health), Release, same runtime settings."
   echo
-  echo "| scenario | IronAuth req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | ratio |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "Each figure is the median round; CPU is the IronAuth server's user + system time per request over all its rounds."
+  echo
+  echo "| scenario | IronAuth req/s | p50 ms | p99 ms | CPU µs/req | baseline req/s | p50 ms | p99 ms | ratio |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   row health "1. GET /api/health"
   row jwt "2. GET /api/auth/me, access JWT"
   row apitoken "3. GET /api/auth/me, API token"
@@ -188,11 +225,13 @@ row() { # name label
   if [[ -n "$TABLES_ROWS" ]]; then
     row tjwt "7. Tables: /auth/me, JWT"
     row tapitoken "7. Tables: /auth/me, API token"
-    row tverify "7. Tables: /tokens/verify"
+    row tverify "7. Tables: /tokens/verify, gateway by access JWT"
+    row tgverify "7. Tables: /tokens/verify, gateway by its own API token"
   fi
   echo
   echo "| measurement | value |"
   echo "|---|---|"
+  if [[ -n "$FULL" ]]; then
   echo "| 5. login req/s at work factor 12 (4 connections) | $LOGIN_RPS |"
   echo "| 5. raw BCrypt.Verify/s on $HASH_THREADS thread(s) (the hashing slots the server allows) | $RAW_BCRYPT |"
   echo "| 5. raw BCrypt.Verify/s on $(nproc) threads | $RAW_BCRYPT_ALL |"
@@ -200,10 +239,16 @@ row() { # name label
   echo "| 5. login req/s with MaxConcurrentHashes=$(nproc), ÷ raw bcrypt on $(nproc) threads | $LOGIN_RPS_ALL ($(awk -v a="$LOGIN_RPS_ALL" -v b="$RAW_BCRYPT_ALL" 'BEGIN { printf "%.0f%%", 100*a/b }')) |"
   echo "| 6. verify p99 alone / during login flood (ms) | $(echo "$ALONE" | awk '{print $3}') / $(echo "$FLOODED" | awk '{print $3}') ($(awk -v a="$(echo "$ALONE" | awk '{print $3}')" -v b="$(echo "$FLOODED" | awk '{print $3}')" 'BEGIN { printf "%.1f×", b/a }')) |"
   echo "| 6. login flood meanwhile (req/s, p99 ms) | $(echo "$LOGIN" | awk '{print $1", "$3}') |"
+  fi
   echo "| 7. store round trips per verify, SQLite (statements) | $TRIPS_SQLITE |"
-  [[ -n "$TABLES_ROWS" ]] && echo "| 7. store round trips per verify, Table Storage (HTTP requests) | $TRIPS_TABLES |"
+  if [[ -n "$TABLES_ROWS" ]]; then
+    echo "| 7. store round trips per verify, Table Storage (HTTP requests), one caller | $TRIPS_TABLES |"
+    echo "| 7. store round trips per verify, Table Storage, under load with the gateway's own token | $TRIPS_LOADED |"
+  fi
+  if [[ -n "$FULL" ]]; then
   echo "| 8. start to first 200, IronAuth restart / baseline (ms, median of 7, alternating) | $STARTS_IRON / $STARTS_BASE ($(awk -v a="$STARTS_IRON" -v b="$STARTS_BASE" 'BEGIN { printf "%.2f×", a/b }')) |"
   echo "| 8. start to first 200, IronAuth first start on an empty store (schema + key generation) | $STARTS_IRON_FIRST ms |"
   echo "| 8. peak RSS of the server after scenarios 1-6 | $((RSS_KB / 1024)) MiB |"
+  fi
 } >"$FILE"
 cat "$FILE"
