@@ -16,24 +16,50 @@ public static class Authentication
     /// <summary>The caller, or a problem response to return as is.</summary>
     public static async ValueTask<(Caller? Caller, IResult? Problem)> AuthenticateAsync(this HttpRequest request)
     {
+        var (caller, unused, problem) = await request.AuthenticateUnusedAsync();
+        return unused is null ? (caller, problem) : await request.UseAsync(unused);
+    }
+
+    /// <summary>
+    /// The caller, or a problem response to return as is; for a valid API token, also its check, not yet used: the
+    /// endpoint must use it (<see cref="UseAsync"/>, or with the token it verifies: <see cref="TokenVerifier.VerifyForAsync"/>)
+    /// before it answers, so that every request counts against the token's limits.
+    /// </summary>
+    public static async ValueTask<(Caller? Caller, TokenCheck? Unused, IResult? Problem)> AuthenticateUnusedAsync(this HttpRequest request)
+    {
         var context = request.HttpContext;
         if (!TryGetBearer(request, out var token))
         {
-            return (null, Problems.For(context, Missing));
+            return (null, null, Problems.For(context, Missing));
         }
 
         if (token.StartsWith(ApiTokenFormat.Prefix, StringComparison.Ordinal))
         {
-            var verifier = context.RequestServices.GetRequiredService<TokenVerifier>();
-            var verdict = await verifier.VerifyAsync(token, 0, 0, context.RequestAborted);
-            RateLimitHeaders.Write(context.Response, verdict);
-            return verdict.IsValid
-                ? (CallerOf(verdict), null)
-                : (null, Problems.For(context, verdict.ToFailure(context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow())));
+            var check = await context.RequestServices.GetRequiredService<TokenVerifier>().CheckAsync(token, context.RequestAborted);
+            return check.Refusal is null
+                ? (new Caller(check.Owner!, AuthMethod.ApiToken, check.Scopes!, null, check.Token!.Id), check, null)
+                : (null, null, (await request.UseAsync(check)).Problem);
         }
 
         var result = await context.RequestServices.GetRequiredService<SignInManager>().AuthenticateAsync(token, context.RequestAborted);
-        return result.Failure is { } failure ? (null, Problems.For(context, failure)) : (result.Value, null);
+        return result.Failure is { } failure ? (null, null, Problems.For(context, failure)) : (result.Value, null, null);
+    }
+
+    /// <summary>The use of the API token that authenticated this request (<see cref="AuthenticateUnusedAsync"/>).</summary>
+    public static async ValueTask<(Caller? Caller, IResult? Problem)> UseAsync(this HttpRequest request, TokenCheck check)
+    {
+        var context = request.HttpContext;
+        return request.Answer(await context.RequestServices.GetRequiredService<TokenVerifier>().UseAsync(check, context.RequestAborted));
+    }
+
+    /// <summary>The answer to a request authenticated by an API token with this verdict: its rate-limit headers, and a problem when refused.</summary>
+    public static (Caller? Caller, IResult? Problem) Answer(this HttpRequest request, TokenVerdict verdict)
+    {
+        var context = request.HttpContext;
+        RateLimitHeaders.Write(context.Response, verdict);
+        return verdict.IsValid
+            ? (CallerOf(verdict), null)
+            : (null, Problems.For(context, verdict.ToFailure(context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow())));
     }
 
     /// <summary>

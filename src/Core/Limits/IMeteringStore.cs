@@ -7,7 +7,13 @@ public sealed record MeteredUse(BucketTake Bucket, UsageOutcome? Usage)
 {
     /// <summary>The answer of an earlier use with the same idempotency key, counted then and not again now.</summary>
     public bool Replayed { get; init; }
+
+    /// <summary>Whether the use went through: admitted by the bucket and counted within the quotas.</summary>
+    public bool Admitted => Bucket.Admitted && Usage is { Added: true };
 }
+
+/// <summary>What one use of a token asks of <see cref="IMeteringStore"/>.</summary>
+public readonly record struct MeteringRequest(string TokenId, EffectiveLimits Limits, UsageDelta Delta, DateTimeOffset Now);
 
 /// <summary>
 /// The metering step of verifying an API token, as one store call: a take from the token's rate bucket
@@ -20,4 +26,19 @@ public sealed record MeteredUse(BucketTake Bucket, UsageOutcome? Usage)
 public interface IMeteringStore
 {
     Task<MeteredUse> TakeAndCountAsync(string tokenId, EffectiveLimits limits, UsageDelta delta, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Two uses as one step: <paramref name="first"/> (a caller's own credential) and, only when it went through
+    /// (<see cref="MeteredUse.Admitted"/>), <paramref name="then"/> (the token it presents): a refused caller spends
+    /// nothing of the other token. The second result is null when the first was refused. By default the two calls
+    /// one after the other; SQLite decides both in one transaction of its group commit, so a gateway's verify waits
+    /// for the writer once, not twice.
+    /// </summary>
+    async Task<(MeteredUse First, MeteredUse? Then)> TakeAndCountBothAsync(MeteringRequest first, MeteringRequest then, CancellationToken cancellationToken)
+    {
+        var metered = await TakeAndCountAsync(first.TokenId, first.Limits, first.Delta, first.Now, cancellationToken);
+        return metered.Admitted
+            ? (metered, await TakeAndCountAsync(then.TokenId, then.Limits, then.Delta, then.Now, cancellationToken))
+            : (metered, null);
+    }
 }

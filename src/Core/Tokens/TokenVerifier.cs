@@ -22,6 +22,12 @@ public enum VerdictCode
     QuotaExceeded,
 }
 
+/// <summary>
+/// An API token checked but not used (<see cref="TokenVerifier.CheckAsync"/>): refused (<see cref="Refusal"/>, the final
+/// verdict), or known, live and owned by an active user, with what it may do.
+/// </summary>
+public sealed record TokenCheck(TokenVerdict? Refusal, ApiToken? Token = null, User? Owner = null, IReadOnlySet<string>? Scopes = null, EffectiveLimits? Limits = null);
+
 /// <summary>The full answer about one use of an API token.</summary>
 public sealed record TokenVerdict(
     VerdictCode Code,
@@ -103,60 +109,116 @@ public sealed class TokenVerifier(
     {
         // A span per verify (null, and free, without a listener); the verdict is its one attribute.
         using var activity = IronAuthTracing.Source.StartActivity("ironauth.token.verify");
+        var check = await CheckAsync(presented, cancellationToken);
+        return Counted(activity, check.Refusal ?? await MeterAsync(check, llmTokens, cost, detail, cancellationToken));
+    }
+
+    /// <summary>
+    /// Everything about <paramref name="presented"/> except its use: shape, known, unrevoked, unexpired, owner active,
+    /// its scopes and limits. Nothing is metered; a refusal here is final (and counted as a verdict by whoever
+    /// finishes the check: <see cref="VerifyAsync(string, long, decimal, UsageDetail?, CancellationToken)"/>, <see cref="UseAsync"/>).
+    /// </summary>
+    public async ValueTask<TokenCheck> CheckAsync(string presented, CancellationToken cancellationToken)
+    {
         if (!ApiTokenFormat.IsWellFormed(presented))
         {
-            return Counted(activity, new TokenVerdict(VerdictCode.Malformed));
+            return new TokenCheck(new TokenVerdict(VerdictCode.Malformed));
         }
 
         var digest = Ids.Digest(presented);
         var token = await cache.GetTokenAsync(digest, () => tokens.FindByDigestAsync(digest, cancellationToken));
         if (token is null)
         {
-            return Counted(activity, new TokenVerdict(VerdictCode.NotFound));
+            return new TokenCheck(new TokenVerdict(VerdictCode.NotFound));
         }
 
-        var now = time.GetUtcNow();
         if (token.RevokedAt is not null)
         {
-            return Counted(activity, new TokenVerdict(VerdictCode.Revoked, token));
+            return new TokenCheck(new TokenVerdict(VerdictCode.Revoked, token));
         }
 
-        if (token.ExpiresAt <= now)
+        if (token.ExpiresAt <= time.GetUtcNow())
         {
-            return Counted(activity, new TokenVerdict(VerdictCode.Expired, token));
+            return new TokenCheck(new TokenVerdict(VerdictCode.Expired, token));
         }
 
         var owner = await cache.GetUserAsync(token.UserId, () => users.FindByIdAsync(token.UserId, cancellationToken));
         if (owner is not { IsActive: true })
         {
-            return Counted(activity, new TokenVerdict(VerdictCode.OwnerInactive, token, owner));
+            return new TokenCheck(new TokenVerdict(VerdictCode.OwnerInactive, token, owner));
         }
 
-        var scopes = EffectiveScopes(token, owner);
-        var limits = token.Limits.Resolve(options.Value);
+        return new TokenCheck(null, token, owner, EffectiveScopes(token, owner), token.Limits.Resolve(options.Value));
+    }
+
+    /// <summary>The use of a token checked by <see cref="CheckAsync"/> (a request authenticated by it): its verdict, counted.</summary>
+    public async Task<TokenVerdict> UseAsync(TokenCheck check, CancellationToken cancellationToken) =>
+        Counted(null, check.Refusal ?? await MeterAsync(check, 0, 0, null, cancellationToken));
+
+    /// <summary>
+    /// A caller authenticated by its own API token (<paramref name="caller"/>, checked by <see cref="CheckAsync"/>, not
+    /// yet used) verifies <paramref name="presented"/>: both uses are metered in one store step
+    /// (<see cref="IMeteringStore.TakeAndCountBothAsync"/>), the presented token's only when the caller's went through.
+    /// The caller's verdict, and the presented token's when the caller's was valid (null otherwise: nothing of it was spent).
+    /// </summary>
+    public async Task<(TokenVerdict Caller, TokenVerdict? Verified)> VerifyForAsync(
+        TokenCheck caller, string presented, long llmTokens, decimal cost, UsageDetail? detail, CancellationToken cancellationToken)
+    {
+        using var activity = IronAuthTracing.Source.StartActivity("ironauth.token.verify");
+        var check = await CheckAsync(presented, cancellationToken);
+        if (caller.Refusal is not null || check.Refusal is not null)
+        {
+            var own = await UseAsync(caller, cancellationToken);
+            return (own, own.IsValid ? Counted(activity, check.Refusal ?? await MeterAsync(check, llmTokens, cost, detail, cancellationToken)) : null);
+        }
+
+        var now = time.GetUtcNow();
+        (MeteredUse First, MeteredUse? Then) metered;
+        using (IronAuthTracing.Source.StartActivity("ironauth.metering.take_and_count"))
+        {
+            metered = await metering.TakeAndCountBothAsync(Request(caller, 0, 0, null, now), Request(check, llmTokens, cost, detail, now), cancellationToken);
+        }
+
+        var callerVerdict = Counted(null, await DecidedAsync(caller, metered.First, now, cancellationToken));
+        return (callerVerdict, metered.Then is { } then ? Counted(activity, await DecidedAsync(check, then, now, cancellationToken)) : null);
+    }
+
+    private async Task<TokenVerdict> MeterAsync(TokenCheck check, long llmTokens, decimal cost, UsageDetail? detail, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
         // One store call for the bucket and the quota: the Table store answers it in one round trip.
         MeteredUse metered;
         using (IronAuthTracing.Source.StartActivity("ironauth.metering.take_and_count"))
         {
-            metered = await metering.TakeAndCountAsync(token.Id, limits, new UsageDelta(1, llmTokens, Money.ToMicros(cost)) { Detail = detail }, now, cancellationToken);
+            var request = Request(check, llmTokens, cost, detail, now);
+            metered = await metering.TakeAndCountAsync(request.TokenId, request.Limits, request.Delta, now, cancellationToken);
         }
 
+        return await DecidedAsync(check, metered, now, cancellationToken);
+    }
+
+    private static MeteringRequest Request(TokenCheck check, long llmTokens, decimal cost, UsageDetail? detail, DateTimeOffset now) =>
+        new(check.Token!.Id, check.Limits!, new UsageDelta(1, llmTokens, Money.ToMicros(cost)) { Detail = detail }, now);
+
+    private async ValueTask<TokenVerdict> DecidedAsync(TokenCheck check, MeteredUse metered, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (token, owner, scopes, limits) = (check.Token!, check.Owner, check.Scopes, check.Limits);
         var (bucket, counted) = metered;
         if (!bucket.Admitted)
         {
-            return Counted(activity, new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket));
+            return new TokenVerdict(VerdictCode.RateLimited, token, owner, scopes, limits, bucket);
         }
 
         if (counted is not { Added: true })
         {
-            return Counted(activity, new TokenVerdict(VerdictCode.QuotaExceeded, token, owner, scopes, limits, bucket, counted));
+            return new TokenVerdict(VerdictCode.QuotaExceeded, token, owner, scopes, limits, bucket, counted);
         }
 
         await TouchAsync(token, now, cancellationToken);
-        return Counted(activity, new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted) { Replayed = metered.Replayed });
+        return new TokenVerdict(VerdictCode.Valid, token, owner, scopes, limits, bucket, counted) { Replayed = metered.Replayed };
     }
 
-    // Every verdict is counted where it is decided: no second async frame on the benchmarked path.
+    // Every verdict is counted once, by the public method that hands it out.
     private TokenVerdict Counted(Activity? activity, TokenVerdict verdict)
     {
         metrics.TokenVerified(verdict.Code);

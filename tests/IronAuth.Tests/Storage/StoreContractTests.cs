@@ -601,6 +601,66 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_uses_metered_together_spend_nothing_of_the_second_token_once_the_first_is_refused()
+    {
+        var (gateway, user) = (Ids.New(Time), Ids.New(Time));
+        var now = Time.GetUtcNow();
+        var caller = new MeteringRequest(gateway, new EffectiveLimits(0.001, 2, new Quota(0, 0, 0)), new UsageDelta(1, 0, 0), now);
+        var verified = new MeteringRequest(user, new EffectiveLimits(1000, 100, new Quota(0, 0, 0)), new UsageDelta(1, 7, 0), now);
+
+        var pairs = new List<(MeteredUse First, MeteredUse? Then)>();
+        for (var i = 0; i < 3; i++)
+        {
+            pairs.Add(await Metering.TakeAndCountBothAsync(caller, verified, default));
+        }
+
+        Assert.Equal([true, true, false], pairs.Select(p => p.First.Admitted));
+        Assert.Equal([true, true], pairs.Take(2).Select(p => p.Then!.Admitted));
+        Assert.Null(pairs[2].Then);
+        var day = UsageDay.DayOf(now);
+        Assert.Equal((2L, 14L), (await Usage.ListAsync(user, day, day, default)).Select(d => (d.Requests, d.Tokens)).Single());
+        Assert.Equal(97, (await Buckets.TakeAsync(user, 100, 1000, now, default)).Remaining);
+    }
+
+    [Fact]
+    public async Task Pairs_from_two_processes_admit_exactly_the_callers_burst_and_count_the_other_token_once_each()
+    {
+        await using var other = BuildServices(storeSettings);
+        var stores = new[] { Metering, other.GetRequiredService<IMeteringStore>() };
+        var (gateway, user) = (Ids.New(Time), Ids.New(Time));
+        var now = Time.GetUtcNow();
+        var caller = new MeteringRequest(gateway, new EffectiveLimits(0.001, 10, new Quota(0, 0, 0)), new UsageDelta(1, 0, 0), now);
+        var verified = new MeteringRequest(user, new EffectiveLimits(0.001, 1000, new Quota(0, 0, 0)), new UsageDelta(1, 3, 0), now);
+
+        var pairs = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => stores[i % 2].TakeAndCountBothAsync(caller, verified, default)));
+
+        Assert.Equal(10, pairs.Count(p => p.First.Admitted));
+        Assert.All(pairs, p => Assert.Equal(p.First.Admitted, p.Then is { Admitted: true }));
+        var day = UsageDay.DayOf(now);
+        Assert.Equal((10L, 30L), (await Usage.ListAsync(user, day, day, default)).Select(d => (d.Requests, d.Tokens)).Single());
+    }
+
+    [Fact]
+    public async Task Usage_recorded_and_buckets_taken_outside_metering_count_for_the_next_metered_use()
+    {
+        // A store that remembers what it metered (SQLite's writer does) must still see every other write of its own
+        // process: usage recorded after the fact, and takes from the same bucket by the plain bucket store.
+        var tokenId = Ids.New(Time);
+        var now = Time.GetUtcNow();
+        var day = UsageDay.DayOf(now);
+        var limits = new EffectiveLimits(0.001, 3, new Quota(3, 0, 0));
+        Assert.True((await Metering.TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 0, 0), now, default)).Admitted);
+
+        await Usage.AddAsync(tokenId, day, new UsageDelta(2, 0, 0), default);
+        var overQuota = await Metering.TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 0, 0), now, default);
+        Assert.Equal((true, false, QuotaKind.DailyRequests), (overQuota.Bucket.Admitted, overQuota.Usage!.Added, overQuota.Usage.Exhausted));
+
+        // The two metered uses took two of the three bucket tokens; the plain store takes the last.
+        Assert.True((await Buckets.TakeAsync(tokenId, 3, 0.001, now, default)).Admitted);
+        Assert.False((await Metering.TakeAndCountAsync(tokenId, limits, new UsageDelta(1, 0, 0), now, default)).Bucket.Admitted);
+    }
+
+    [Fact]
     public async Task A_new_utc_day_starts_the_counters_at_zero_and_keeps_the_finished_day_as_history()
     {
         var tokenId = Ids.New(Time);

@@ -18,6 +18,7 @@ public sealed class SqliteDatabase(IOptions<IronAuthOptions> options) : IStoreLi
     private readonly SemaphoreSlim writeGate = new(1, 1);
     private readonly ConcurrentBag<SqliteConnectionLease> readers = [];
     private SqliteConnectionLease? writer;
+    private long writeLeases;
     private bool disposed;
     private int filesSecured;
 
@@ -40,12 +41,19 @@ public sealed class SqliteDatabase(IOptions<IronAuthOptions> options) : IStoreLi
 
     public string Name => "sqlite";
 
+    /// <summary>
+    /// How many times the write connection has been leased: a holder that sees it one more than at its own last lease
+    /// knows nobody else in this process wrote in between (SQLite's <c>data_version</c> tells it about other processes).
+    /// </summary>
+    internal long WriteLeases => Volatile.Read(ref writeLeases);
+
     /// <summary>The write connection, exclusively until the lease is disposed.</summary>
     public async Task<SqliteConnectionLease> WriteAsync(CancellationToken cancellationToken)
     {
         await writeGate.WaitAsync(cancellationToken);
         try
         {
+            Interlocked.Increment(ref writeLeases);
             ObjectDisposedException.ThrowIf(disposed, this);
             writer ??= await OpenAsync(cancellationToken);
             writer.OnRelease = () => writeGate.Release();

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using IronAuth.Core.Limits;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace IronAuth.Core.Storage.Sqlite;
 
@@ -14,6 +15,11 @@ namespace IronAuth.Core.Storage.Sqlite;
 /// result before the transaction holding it has committed. A batch holds the uses of many callers, so each use reads
 /// and decides before it writes anything: a use whose decision throws has changed nothing and fails alone, and only a
 /// failure of the database itself fails the batch (issue 13: one user's limits once failed everyone's requests).
+/// <para>
+/// Rows are read only when this writer cannot know them (<see cref="KnownRows"/>): under load from one process a use
+/// is two writes. A gateway's own use and the use of the token it verifies arrive as one pending item
+/// (<see cref="TakeAndCountBothAsync"/>) and are decided back to back in one transaction.
+/// </para>
 /// </summary>
 /// <remarks>
 /// The loop has a thread of its own rather than a pool thread: every token use waits for it, and under load a pool
@@ -27,7 +33,9 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
     // thread from another core is what a batch cost most on a small VM (two wake-ups, ~48 µs, in `perf bench sched
     // pipe` on the 2-core bench machine), and yielding costs nothing while anything else wants the core.
     private const int YieldsBeforeSleep = 20;
+    private const string DataVersion = "PRAGMA data_version;";
     private readonly SqliteDatabase database;
+    private readonly KnownRows known = new();
     private readonly ConcurrentQueue<PendingUse> pending = new();
     // Not spinning in the event before it sleeps: on a machine with few cores a spinning writer takes CPU from the
     // requests it is waiting for (yielding, above, gives it to them).
@@ -45,11 +53,23 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
     public Task<MeteredUse> TakeAndCountAsync(
         string tokenId, EffectiveLimits limits, UsageDelta delta, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        var use = new PendingUse(new MeteringRequest(tokenId, limits, delta, now), null, cancellationToken);
+        Enqueue(use);
+        return use.Single!.Task;
+    }
+
+    public Task<(MeteredUse First, MeteredUse? Then)> TakeAndCountBothAsync(MeteringRequest first, MeteringRequest then, CancellationToken cancellationToken)
+    {
+        var use = new PendingUse(first, then, cancellationToken);
+        Enqueue(use);
+        return use.Pair!.Task;
+    }
+
+    private void Enqueue(PendingUse use)
+    {
         ObjectDisposedException.ThrowIf(completed, this);
-        var use = new PendingUse(tokenId, limits, delta, now, cancellationToken);
         pending.Enqueue(use);
         Wake();
-        return use.Result.Task;
     }
 
     public async ValueTask DisposeAsync()
@@ -71,7 +91,7 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
             {
                 if (use.CancellationToken.IsCancellationRequested)
                 {
-                    use.Result.TrySetCanceled(use.CancellationToken);
+                    use.Cancel();
                 }
                 else
                 {
@@ -114,7 +134,7 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
         // A caller that raced disposal past its check gets an answer rather than waiting forever.
         while (pending.TryDequeue(out var late))
         {
-            late.Result.TrySetException(new ObjectDisposedException(nameof(SqliteMeteringStore)));
+            late.Fail(new ObjectDisposedException(nameof(SqliteMeteringStore)));
         }
 
         stopped.SetResult();
@@ -132,58 +152,39 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
     {
         StoreMetrics.MeteringBatch(sqlite: true, batch.Count);
         using var timing = StoreMetrics.StartSqliteBatch();
-        var results = new MeteredUse?[batch.Count];
+        var results = new (MeteredUse First, MeteredUse? Then)[batch.Count];
         var failures = new Exception?[batch.Count];
         try
         {
             await using var connection = await database.WriteAsync(CancellationToken.None);
             await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, CancellationToken.None);
+            known.Validate(database.WriteLeases, connection.Statement(DataVersion).Single(row => raw.sqlite3_column_int64(row, 0)));
             for (var i = 0; i < batch.Count; i++)
             {
-                // Each use reads and decides before it writes anything. A decision that throws (limits or usage no
-                // boundary should have let through) fails that use alone, having changed nothing, so the batch goes
-                // on: one caller's input must never fail the uses of others that share its transaction. Only the
-                // database itself failing (a SqliteException: I/O, a full disk, a lock) fails the batch.
-                Decided decided;
+                // A use whose decision throws (limits or usage no boundary should have let through) fails alone, having
+                // changed nothing: one caller's input must never fail the uses of others that share its transaction.
+                // Only the database itself failing (a SqliteException: I/O, a full disk, a lock) fails the batch.
                 try
                 {
-                    // A use with an idempotency key that has counted before answers as it did then, changing nothing.
-                    // The key is looked up inside this transaction, so a repeat in the same batch sees the first.
-                    if (batch[i].Delta.Detail?.RequestId is { } requestId && SqliteUsageDetails.Replay(connection, batch[i].TokenId, requestId) is { } replayed)
-                    {
-                        results[i] = replayed;
-                        continue;
-                    }
-
-                    decided = Decide(connection, batch[i]);
+                    var first = Meter(connection, batch[i].First);
+                    results[i] = (first, batch[i].Then is { } then && first.Admitted ? Meter(connection, then) : null);
                 }
                 catch (Exception e) when (e is not SqliteException)
                 {
                     failures[i] = e;
-                    continue;
                 }
-
-                SqliteRateBucketStore.Write(connection, decided.Take);
-                if (decided.Usage is { } usage)
-                {
-                    SqliteUsageStore.Write(connection, usage);
-                    if (batch[i].Delta.Detail is { } detail && usage.Added)
-                    {
-                        SqliteUsageDetails.Write(connection, batch[i].TokenId, detail, batch[i].Now, decided.Breakdown, UsageReplay.Encode(decided.Take.Outcome, usage));
-                    }
-                }
-
-                results[i] = new MeteredUse(decided.Take.Outcome, decided.Usage);
             }
 
             await transaction.CommitAsync();
         }
         catch (Exception e)
         {
-            // Nothing of the batch was committed: every use in it fails, none is half-counted.
+            // Nothing of the batch was committed: every use in it fails, none is half-counted, and what this writer
+            // knew of the rows it had decided is no longer what is stored.
+            known.Clear();
             foreach (var use in batch)
             {
-                use.Result.TrySetException(e);
+                use.Fail(e);
             }
 
             return;
@@ -193,34 +194,161 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
         {
             if (failures[i] is { } failure)
             {
-                batch[i].Result.TrySetException(failure);
+                batch[i].Fail(failure);
             }
             else
             {
-                batch[i].Result.TrySetResult(results[i]!);
+                batch[i].Complete(results[i]);
             }
         }
     }
 
-    private static Decided Decide(SqliteConnectionLease connection, PendingUse use)
+    /// <summary>
+    /// One use, inside the batch's transaction: it reads and decides before it writes anything, so a decision that
+    /// throws has changed nothing.
+    /// </summary>
+    private MeteredUse Meter(SqliteConnectionLease connection, MeteringRequest use)
     {
-        var take = SqliteRateBucketStore.Decide(connection, use.TokenId, use.Limits.Burst, use.Limits.RequestsPerSecond, use.Now);
-        if (!take.Outcome.Admitted)
+        // A use with an idempotency key that has counted before answers as it did then, changing nothing. The key is
+        // looked up inside this transaction, so a repeat in the same batch sees the first.
+        if (use.Delta.Detail?.RequestId is { } requestId && SqliteUsageDetails.Replay(connection, use.TokenId, requestId) is { } replayed)
         {
-            return new Decided(take, null, null);
+            return replayed;
         }
 
-        var day = UsageDay.DayOf(use.Now);
-        var usage = SqliteUsageStore.Decide(connection, use.TokenId, day, use.Delta, use.Limits.Quota);
-        // Detail only costs statements when a report carries it (Detail is null on the common path).
-        var breakdown = use.Delta.Detail is not null && usage.Added ? SqliteUsageDetails.Decide(connection, use.TokenId, day, use.Delta) : null;
-        return new Decided(take, usage, breakdown);
+        var take = SqliteRateBucketStore.Decide(use.TokenId, known.Bucket(connection, use.TokenId), use.Limits.Burst, use.Limits.RequestsPerSecond, use.Now);
+        UsageOutcome? usage = null;
+        UsageBreakdownDay? breakdown = null;
+        if (take.Outcome.Admitted)
+        {
+            var day = UsageDay.DayOf(use.Now);
+            usage = QuotaRules.TryAdd(known.Day(connection, use.TokenId, day), use.Delta, use.Limits.Quota);
+            // Detail only costs statements when a report carries it (Detail is null on the common path).
+            breakdown = use.Delta.Detail is not null && usage.Added ? SqliteUsageDetails.Decide(connection, use.TokenId, day, use.Delta) : null;
+        }
+
+        SqliteRateBucketStore.Write(connection, take);
+        known.Wrote(take);
+        if (usage is not null)
+        {
+            SqliteUsageStore.Write(connection, usage);
+            known.Wrote(usage);
+            if (use.Delta.Detail is { } detail && usage.Added)
+            {
+                SqliteUsageDetails.Write(connection, use.TokenId, detail, use.Now, breakdown, UsageReplay.Encode(take.Outcome, usage));
+            }
+        }
+
+        return new MeteredUse(take.Outcome, usage);
     }
 
-    private readonly record struct Decided(SqliteRateBucketStore.DecidedTake Take, UsageOutcome? Usage, UsageBreakdownDay? Breakdown);
-
-    private sealed record PendingUse(string TokenId, EffectiveLimits Limits, UsageDelta Delta, DateTimeOffset Now, CancellationToken CancellationToken)
+    /// <summary>
+    /// What this writer last read or wrote of each token's bucket and current day, so that a use reads nothing when
+    /// nobody else has written since: no other connection (another process: SQLite's <c>PRAGMA data_version</c>, read
+    /// inside the batch's transaction, which holds the write lock) and no other holder of this process's write
+    /// connection (<see cref="SqliteDatabase.WriteLeases"/>: usage recorded after the fact, throttles, maintenance).
+    /// Either forgets everything, as does a batch that fails. Exactness is therefore that of reading every row.
+    /// </summary>
+    private sealed class KnownRows
     {
-        public TaskCompletionSource<MeteredUse> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private const int MaxRows = 100_000;
+        private readonly Dictionary<string, BucketState?> buckets = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, UsageDay> days = new(StringComparer.Ordinal);
+        private long leases = -1;
+        private long dataVersion = -1;
+
+        /// <summary>Called first in each batch's transaction, with the lease it holds and the connection's data version.</summary>
+        public void Validate(long leasesNow, long dataVersionNow)
+        {
+            if (leasesNow != leases + 1 || dataVersionNow != dataVersion || buckets.Count + days.Count > MaxRows)
+            {
+                Clear();
+            }
+
+            leases = leasesNow;
+            dataVersion = dataVersionNow;
+        }
+
+        public void Clear()
+        {
+            buckets.Clear();
+            days.Clear();
+        }
+
+        public BucketState? Bucket(SqliteConnectionLease connection, string key)
+        {
+            if (!buckets.TryGetValue(key, out var state))
+            {
+                state = SqliteRateBucketStore.Read(connection, key);
+                buckets[key] = state;
+            }
+
+            return state;
+        }
+
+        public UsageDay Day(SqliteConnectionLease connection, string tokenId, DateOnly day)
+        {
+            if (!days.TryGetValue(tokenId, out var counters) || counters.Day != day)
+            {
+                counters = SqliteUsageStore.Current(connection, tokenId, day);
+                days[tokenId] = counters;
+            }
+
+            return counters;
+        }
+
+        public void Wrote(SqliteRateBucketStore.DecidedTake take)
+        {
+            if (take.After is { } after)
+            {
+                buckets[take.Key] = after;
+            }
+        }
+
+        public void Wrote(UsageOutcome usage)
+        {
+            if (usage.Added)
+            {
+                days[usage.Day.TokenId] = usage.Day;
+            }
+        }
+    }
+
+    /// <summary>A use waiting for the writer: one token's, or a caller's own token's and then the one it presents.</summary>
+    private sealed class PendingUse(MeteringRequest first, MeteringRequest? then, CancellationToken cancellationToken)
+    {
+        public MeteringRequest First { get; } = first;
+
+        public MeteringRequest? Then { get; } = then;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public TaskCompletionSource<MeteredUse>? Single { get; } = then is null ? new(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+
+        public TaskCompletionSource<(MeteredUse, MeteredUse?)>? Pair { get; } = then is null ? null : new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Complete((MeteredUse First, MeteredUse? Then) result)
+        {
+            if (Single is not null)
+            {
+                Single.TrySetResult(result.First);
+            }
+            else
+            {
+                Pair!.TrySetResult(result);
+            }
+        }
+
+        public void Fail(Exception e)
+        {
+            Single?.TrySetException(e);
+            Pair?.TrySetException(e);
+        }
+
+        public void Cancel()
+        {
+            Single?.TrySetCanceled(CancellationToken);
+            Pair?.TrySetCanceled(CancellationToken);
+        }
     }
 }

@@ -9,7 +9,7 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     // inside the caller's write transaction: BEGIN IMMEDIATE holds the database's write lock from before the read to
     // the commit, so concurrent takes from any process are serialized and none can overdraw. Plain statements:
     // conditional upserts that did the arithmetic in SQL, with a read after them, cost twice as much.
-    private const string Read = "SELECT tokens, updated_at FROM rate_buckets WHERE key = @key;";
+    private const string Select = "SELECT tokens, updated_at FROM rate_buckets WHERE key = @key;";
 
     private const string Upsert = """
         INSERT INTO rate_buckets (key, tokens, updated_at, full_at) VALUES (@key, @tokens, @at, @full_at)
@@ -40,14 +40,21 @@ public sealed class SqliteRateBucketStore(SqliteDatabase database) : IRateBucket
     /// The read and the decision of a take, writing nothing: whatever the inputs do to the arithmetic happens here,
     /// before the use has changed anything (see <see cref="SqliteMeteringStore"/>).
     /// </summary>
-    internal static DecidedTake Decide(SqliteConnectionLease connection, string key, int capacity, double refillPerSecond, DateTimeOffset now)
+    internal static DecidedTake Decide(SqliteConnectionLease connection, string key, int capacity, double refillPerSecond, DateTimeOffset now) =>
+        Decide(key, Read(connection, key), capacity, refillPerSecond, now);
+
+    /// <summary>The decision of a take from a bucket whose stored state is known (null: no row).</summary>
+    internal static DecidedTake Decide(string key, BucketState? stored, int capacity, double refillPerSecond, DateTimeOffset now)
     {
-        var stored = connection.Statement(Read)
-            .Bind("@key", key)
-            .Single(row => (BucketState?)new BucketState(raw.sqlite3_column_double(row, 0), raw.sqlite3_column_int64(row, 1)));
         var after = BucketState.Take(stored, capacity, refillPerSecond, now.ToUnixMs(), out var taken);
         return new DecidedTake(key, taken, after, after?.FullAt(capacity, refillPerSecond) ?? 0);
     }
+
+    /// <summary>The bucket's stored state, or null when it has no row.</summary>
+    internal static BucketState? Read(SqliteConnectionLease connection, string key) =>
+        connection.Statement(Select)
+            .Bind("@key", key)
+            .Single(row => (BucketState?)new BucketState(raw.sqlite3_column_double(row, 0), raw.sqlite3_column_int64(row, 1)));
 
     /// <summary>Stores a decided take (nothing when it was refused).</summary>
     internal static void Write(SqliteConnectionLease connection, DecidedTake decided)

@@ -93,7 +93,8 @@ public sealed class SqliteUsageStore(SqliteDatabase database, TimeProvider time)
         return after;
     }
 
-    private static UsageDay Current(SqliteConnectionLease connection, string tokenId, DateOnly day) =>
+    /// <summary>The token's stored counters of <paramref name="day"/> (zeros when it has no row).</summary>
+    internal static UsageDay Current(SqliteConnectionLease connection, string tokenId, DateOnly day) =>
         connection.Statement(Day)
             .Bind("@token_id", tokenId)
             .Bind("@day", Key(day))
