@@ -16,8 +16,9 @@ namespace IronAuth.Core.Storage.Sqlite;
 /// and decides before it writes anything: a use whose decision throws has changed nothing and fails alone, and only a
 /// failure of the database itself fails the batch (issue 13: one user's limits once failed everyone's requests).
 /// <para>
-/// Rows are read only when this writer cannot know them (<see cref="KnownRows"/>): under load from one process a use
-/// is two writes. A gateway's own use and the use of the token it verifies arrive as one pending item
+/// Rows are read only when this writer cannot know them, and each row a batch changed is written once, before the
+/// commit, with its last state (<see cref="KnownRows"/>): under load from one process a batch of uses of one token is
+/// two writes. A gateway's own use and the use of the token it verifies arrive as one pending item
 /// (<see cref="TakeAndCountBothAsync"/>) and are decided back to back in one transaction.
 /// </para>
 /// </summary>
@@ -175,6 +176,7 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
                 }
             }
 
+            known.WriteDecided(connection);
             await transaction.CommitAsync();
         }
         catch (Exception e)
@@ -204,8 +206,8 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
     }
 
     /// <summary>
-    /// One use, inside the batch's transaction: it reads and decides before it writes anything, so a decision that
-    /// throws has changed nothing.
+    /// One use, inside the batch's transaction: it reads and decides before it changes anything, so a decision that
+    /// throws has changed nothing. Its bucket and day rows are written with the batch's (<see cref="KnownRows.WriteDecided"/>).
     /// </summary>
     private MeteredUse Meter(SqliteConnectionLease connection, MeteringRequest use)
     {
@@ -227,12 +229,10 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
             breakdown = use.Delta.Detail is not null && usage.Added ? SqliteUsageDetails.Decide(connection, use.TokenId, day, use.Delta) : null;
         }
 
-        SqliteRateBucketStore.Write(connection, take);
-        known.Wrote(take);
+        known.Decided(take);
         if (usage is not null)
         {
-            SqliteUsageStore.Write(connection, usage);
-            known.Wrote(usage);
+            known.Decided(usage);
             if (use.Delta.Detail is { } detail && usage.Added)
             {
                 SqliteUsageDetails.Write(connection, use.TokenId, detail, use.Now, breakdown, UsageReplay.Encode(take.Outcome, usage));
@@ -254,6 +254,10 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
         private const int MaxRows = 100_000;
         private readonly Dictionary<string, BucketState?> buckets = new(StringComparer.Ordinal);
         private readonly Dictionary<string, UsageDay> days = new(StringComparer.Ordinal);
+        // Decided in this batch and not yet written: each row once per batch, with its last state, however many of the
+        // batch's uses changed it (a gateway's token is in every pair). Keyed by day too: a batch may cross midnight.
+        private readonly Dictionary<string, SqliteRateBucketStore.DecidedTake> unwrittenBuckets = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string TokenId, DateOnly Day), UsageOutcome> unwrittenDays = [];
         private long leases = -1;
         private long dataVersion = -1;
 
@@ -273,6 +277,8 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
         {
             buckets.Clear();
             days.Clear();
+            unwrittenBuckets.Clear();
+            unwrittenDays.Clear();
         }
 
         public BucketState? Bucket(SqliteConnectionLease connection, string key)
@@ -297,20 +303,39 @@ public sealed class SqliteMeteringStore : IMeteringStore, IAsyncDisposable
             return counters;
         }
 
-        public void Wrote(SqliteRateBucketStore.DecidedTake take)
+        public void Decided(SqliteRateBucketStore.DecidedTake take)
         {
             if (take.After is { } after)
             {
                 buckets[take.Key] = after;
+                unwrittenBuckets[take.Key] = take;
             }
         }
 
-        public void Wrote(UsageOutcome usage)
+        public void Decided(UsageOutcome usage)
         {
             if (usage.Added)
             {
                 days[usage.Day.TokenId] = usage.Day;
+                unwrittenDays[(usage.Day.TokenId, usage.Day.Day)] = usage;
             }
+        }
+
+        /// <summary>Writes every row the batch changed, once, before it commits.</summary>
+        public void WriteDecided(SqliteConnectionLease connection)
+        {
+            foreach (var take in unwrittenBuckets.Values)
+            {
+                SqliteRateBucketStore.Write(connection, take);
+            }
+
+            foreach (var usage in unwrittenDays.Values)
+            {
+                SqliteUsageStore.Write(connection, usage);
+            }
+
+            unwrittenBuckets.Clear();
+            unwrittenDays.Clear();
         }
     }
 
