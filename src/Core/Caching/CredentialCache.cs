@@ -174,6 +174,12 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
     private void Keep<T>(Section<T> section, string key, T value, long generation, DateTimeOffset now)
         where T : class
     {
+        // Not even written when an eviction came first: a load begun since may have cached a newer read here.
+        if (Volatile.Read(ref evictions) != generation)
+        {
+            return;
+        }
+
         if (section.Entries.Count >= MaxEntries)
         {
             section.Entries.Clear();
