@@ -47,11 +47,14 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
     public ValueTask<ApiToken?> GetTokenAsync(byte[] digest, Func<ApiToken?, CancellationToken, Task<ApiToken?>> load, CancellationToken cancellationToken) =>
         GetAsync(tokens, CacheKind.Token, Convert.ToBase64String(digest), load, cancellationToken);
 
-    /// <summary>The session, from the cache or read by <paramref name="load"/> (shared by concurrent misses).</summary>
+    /// <summary>
+    /// The session, from the cache or read by <paramref name="load"/>. Concurrent misses share the first caller's load,
+    /// cancellation token and all: when that caller gives up, the others load again with their own.
+    /// </summary>
     public ValueTask<Session?> GetSessionAsync(string id, Func<Task<Session?>> load) =>
         GetAsync(sessions, CacheKind.Session, id, (_, _) => load(), CancellationToken.None);
 
-    /// <summary>The user, from the cache or read by <paramref name="load"/> (shared by concurrent misses).</summary>
+    /// <summary>The user, from the cache or read by <paramref name="load"/>, shared as <see cref="GetSessionAsync"/>'s is.</summary>
     public ValueTask<User?> GetUserAsync(string id, Func<Task<User?>> load) =>
         GetAsync(users, CacheKind.User, id, (_, _) => load(), CancellationToken.None);
 
