@@ -74,6 +74,14 @@ public interface IApiTokenStore
 
     Task<ApiToken?> FindByDigestAsync(byte[] digest, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Reads a token found earlier again (its cached copy has expired): null when it is gone, and otherwise as fresh as
+    /// <see cref="FindByDigestAsync"/> for everything another process can change on it (revocation, expiry, scopes,
+    /// limits). A store may find it by what cannot change (its id, owner and digest) to read less, and may keep
+    /// <paramref name="known"/>'s <see cref="ApiToken.LastUsedAt"/>, which the verifier only uses to space out touches.
+    /// </summary>
+    Task<ApiToken?> RefreshAsync(ApiToken known, CancellationToken cancellationToken);
+
     /// <summary>Tokens in creation order, continuing from <see cref="ApiTokenQuery.Position"/>.</summary>
     Task<Page<ApiToken>> ListAsync(ApiTokenQuery query, CancellationToken cancellationToken);
 

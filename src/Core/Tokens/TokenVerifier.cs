@@ -126,7 +126,7 @@ public sealed class TokenVerifier(
         }
 
         var digest = Ids.Digest(presented);
-        var token = await cache.GetTokenAsync(digest, () => tokens.FindByDigestAsync(digest, cancellationToken));
+        var token = await cache.GetTokenAsync(digest, (known, ct) => known is null ? tokens.FindByDigestAsync(digest, ct) : tokens.RefreshAsync(known, ct), cancellationToken);
         if (token is null)
         {
             return new TokenCheck(new TokenVerdict(VerdictCode.NotFound));

@@ -419,6 +419,29 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_refresh_reads_the_token_as_another_process_left_it()
+    {
+        // What the credential cache does when an entry expires: as fresh as a find by digest, revocation included.
+        var token = NewApiToken(limits: new TokenLimits(3, 9, 50, 500, 1.5m));
+        await ApiTokens.CreateAsync(token, false, default);
+        var known = (await ApiTokens.FindByDigestAsync(token.Digest, default))!;
+        await using var other = BuildServices(storeSettings);
+        Assert.True(await other.GetRequiredService<IApiTokenStore>().RevokeAsync(token.Id, Time.GetUtcNow(), default));
+
+        var refreshed = await ApiTokens.RefreshAsync(known, default);
+        var found = await ApiTokens.FindByDigestAsync(token.Digest, default);
+
+        Assert.NotNull(refreshed);
+        Assert.NotNull(refreshed.RevokedAt);
+        Assert.Equal(
+            (found!.Id, found.UserId, found.Name, found.Prefix, found.Limits, found.CreatedAt, found.ExpiresAt, found.RevokedAt, found.ParentId),
+            (refreshed.Id, refreshed.UserId, refreshed.Name, refreshed.Prefix, refreshed.Limits, refreshed.CreatedAt, refreshed.ExpiresAt, refreshed.RevokedAt, refreshed.ParentId));
+        Assert.Equal(found.Scopes, refreshed.Scopes);
+        Assert.Equal(found.Digest, refreshed.Digest);
+        Assert.Null(await ApiTokens.RefreshAsync(NewApiToken(), default));
+    }
+
+    [Fact]
     public async Task Creating_with_revoke_others_revokes_the_owners_active_tokens_only()
     {
         var userId = Ids.New(Time);

@@ -142,6 +142,58 @@ public sealed class TableStoreTests : StoreContractTests
     }
 
     [Fact]
+    public async Task An_expired_token_is_refreshed_in_one_round_trip_that_sees_another_process_revoke_it()
+    {
+        // Issue 17. After CacheTtl the token is read again by its owner and id (one round trip), not through the
+        // digest index and the limits entity (three), and that read is as fresh as the full one.
+        var tuned = WithSettings(settings, ("IronAuth:Tokens:CacheTtl", "00:00:02"));
+        await using var process = BuildServices(tuned);
+        await using var other = BuildServices(tuned);
+        var (token, id) = await IssueTokenAsync(process);
+        var verifier = process.GetRequiredService<TokenVerifier>();
+        Assert.True((await verifier.VerifyAsync(token, 0, 0, default)).IsValid);
+
+        var known = (await ApiTokens.FindByDigestAsync(Ids.Digest(token), default))!;
+        Assert.Equal(1, await RoundTripsAsync(async () => Assert.Equal(id, (await ApiTokens.RefreshAsync(known, default))?.Id)));
+
+        // Token and owner both expired: the refresh (1), the owner (1) and the metering write (1, 2 after a lost race).
+        Time.Advance(TimeSpan.FromSeconds(2));
+        var cold = await RoundTripsAsync(async () => Assert.True((await verifier.VerifyAsync(token, 0, 0, default)).IsValid));
+        Assert.InRange(cold, 3, 4);
+
+        // Revoked by another process: this one's cached copy stands until the TTL, then the refresh sees it.
+        Assert.True(await other.GetRequiredService<IApiTokenStore>().RevokeAsync(id, Time.GetUtcNow(), default));
+        Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True((await verifier.VerifyAsync(token, 0, 0, default)).IsValid);
+        Time.Advance(TimeSpan.FromSeconds(1));
+        var revoked = await RoundTripsAsync(async () => Assert.Equal(VerdictCode.Revoked, (await verifier.VerifyAsync(token, 0, 0, default)).Code));
+        Assert.Equal(1, revoked);
+    }
+
+    [Fact]
+    public async Task Concurrent_verifies_of_an_expired_token_refresh_it_once()
+    {
+        // Issue 17: when the entry expires under load, every request misses at once; one refresh serves them all.
+        // The token is revoked (by another process), so nothing else is read or written: the refresh is all there is.
+        var tuned = WithSettings(settings, ("IronAuth:Tokens:CacheTtl", "00:00:02"));
+        await using var process = BuildServices(tuned);
+        await using var other = BuildServices(tuned);
+        var (token, id) = await IssueTokenAsync(process);
+        var verifier = process.GetRequiredService<TokenVerifier>();
+        Assert.True((await verifier.VerifyAsync(token, 0, 0, default)).IsValid);
+        Assert.True(await other.GetRequiredService<IApiTokenStore>().RevokeAsync(id, Time.GetUtcNow(), default));
+        Time.Advance(TimeSpan.FromSeconds(2));
+
+        var cost = await RoundTripsAsync(async () =>
+        {
+            var verdicts = await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(() => verifier.VerifyAsync(token, 0, 0, default))));
+            Assert.All(verdicts, v => Assert.Equal(VerdictCode.Revoked, v.Code));
+        });
+
+        Assert.Equal(1, cost);
+    }
+
+    [Fact]
     public async Task Verifies_alternating_between_two_processes_settle_at_two_round_trips_and_stay_exact()
     {
         // Each process's last known state is stale after the other's write: the first write against it fails

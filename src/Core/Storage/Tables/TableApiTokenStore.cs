@@ -205,7 +205,7 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
             return null;
         }
 
-        return await Table.FindAsync(UserPrefix + ownerId, TokenPrefix + id, cancellationToken) is { } entity ? FromEntity(entity, limits) : null;
+        return await Table.FindAsync(UserPrefix + ownerId, TokenPrefix + id, cancellationToken) is { } entity ? FromEntity(entity, LastUse(limits)) : null;
     }
 
     public async Task<ApiToken?> FindByDigestAsync(byte[] digest, CancellationToken cancellationToken)
@@ -220,8 +220,20 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
         var tokenRead = Table.FindAsync(UserPrefix + index.RequiredString("OwnerId"), TokenPrefix + tokenId, cancellationToken);
         var limitsRead = storage.Metering.FindAsync(tokenId, TableMeteringStore.LimitsKey, cancellationToken);
         var (entity, limits) = (await tokenRead, await limitsRead);
-        return entity is not null && entity.GetString("Digest") == hex ? FromEntity(entity, limits) : null;
+        return entity is not null && entity.GetString("Digest") == hex ? FromEntity(entity, LastUse(limits)) : null;
     }
+
+    /// <summary>
+    /// One round trip where <see cref="FindByDigestAsync"/> makes three: the token entity, found by its owner and id
+    /// (neither of which changes, nor does the digest the index maps to them), holds all that another process can
+    /// change on a token. Only last use lives elsewhere (the <c>limits</c> entity), and the verifier needs no fresh
+    /// copy of it: here the metering write records it anyway, so the known one is kept.
+    /// </summary>
+    public async Task<ApiToken?> RefreshAsync(ApiToken known, CancellationToken cancellationToken) =>
+        await Table.FindAsync(UserPrefix + known.UserId, TokenPrefix + known.Id, cancellationToken) is { } entity
+        && entity.GetString("Digest") == TableEntities.Hex(known.Digest)
+            ? FromEntity(entity, known.LastUsedAt)
+            : null;
 
     public async Task<Page<ApiToken>> ListAsync(ApiTokenQuery query, CancellationToken cancellationToken)
     {
@@ -271,7 +283,7 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
         await Parallel.ForAsync(0, rows.Count, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (i, ct) =>
         {
             var limits = await storage.Metering.FindAsync(rows[i].RowKey[TokenPrefix.Length..], TableMeteringStore.LimitsKey, ct);
-            tokens[i] = FromEntity(rows[i], limits);
+            tokens[i] = FromEntity(rows[i], LastUse(limits));
         });
         var next = more ? (query.UserId is null ? $"{tokens[^1].UserId}.{tokens[^1].Id}" : tokens[^1].Id) : null;
         return new Page<ApiToken>(tokens, next);
@@ -418,7 +430,9 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
         return entity;
     }
 
-    private static ApiToken FromEntity(TableEntity entity, TableEntity? limits) => new()
+    private static DateTimeOffset? LastUse(TableEntity? limits) => limits?.GetDateTimeOffset("LastUsedAt");
+
+    private static ApiToken FromEntity(TableEntity entity, DateTimeOffset? lastUsedAt) => new()
     {
         Id = entity.RowKey[TokenPrefix.Length..],
         UserId = entity.PartitionKey[UserPrefix.Length..],
@@ -435,7 +449,7 @@ public sealed class TableApiTokenStore(TableStorage storage, TableMeteringStore 
         CreatedAt = entity.RequiredTime("CreatedAt"),
         ExpiresAt = entity.RequiredTime("ExpiresAt"),
         RevokedAt = entity.GetDateTimeOffset("RevokedAt"),
-        LastUsedAt = limits?.GetDateTimeOffset("LastUsedAt"),
+        LastUsedAt = lastUsedAt,
         ParentId = entity.GetString("ParentId"),
     };
 }
