@@ -108,6 +108,18 @@ param mfaEncryptionKey string = ''
 param useMfaEncryptionKey bool = false
 // ---- end Accounts ----
 
+// ---- Budgets (issue 18) ----
+@description('Name of the Key Vault secret holding the key provider credentials of agent budgets are sealed under (IronAuth:Budgets:CredentialKey).')
+param budgetCredentialKeySecretName string = 'ironauth-budget-credential-key'
+
+@description('Base64 of 32 random bytes (openssl rand -base64 32) that budget provider credentials are sealed under (AES-256-GCM), stored in Key Vault. Empty: the secret is left alone; the app setting references it only when useBudgetCredentialKey is true.')
+@secure()
+param budgetCredentialKey string = ''
+
+@description('Reference the budget credential key secret from IronAuth:Budgets:CredentialKey (set it in Key Vault first, or pass budgetCredentialKey). Needed to attach provider credentials to budgets (docs/budgets.md).')
+param useBudgetCredentialKey bool = false
+// ---- end Budgets ----
+
 var token = uniqueString(resourceGroup().id)
 var functionAppName = 'func-${appName}-${token}'
 var deploymentContainerName = 'app-package'
@@ -148,6 +160,8 @@ module keyVault 'modules/keyvault.bicep' = {
     smtpPassword: smtpPassword
     mfaEncryptionKeySecretName: mfaEncryptionKeySecretName
     mfaEncryptionKey: mfaEncryptionKey
+    budgetCredentialKeySecretName: budgetCredentialKeySecretName
+    budgetCredentialKey: budgetCredentialKey
     softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
     tags: tags
   }
@@ -219,6 +233,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
     IronAuth__Registration__Enabled: registrationEnabled ? 'true' : 'false'
     IronAuth__Mfa__EncryptionKey: useMfaEncryptionKey ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.mfaEncryptionKeySecretUri})' : ''
     // ---- end Accounts ----
+    // A Key Vault reference, never the key itself; empty unless used, since an unresolved reference would fail the start.
+    IronAuth__Budgets__CredentialKey: useBudgetCredentialKey ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.budgetCredentialKeySecretUri})' : ''
   }
   // (functionApp is a dependency already: the issuer reads its host name.)
   dependsOn: [

@@ -25,3 +25,8 @@ param registrationEnabled = false
 param smtpPassword = readEnvironmentVariable('IRONAUTH_SMTP_PASSWORD', '')
 param mfaEncryptionKey = readEnvironmentVariable('IRONAUTH_MFA_ENCRYPTION_KEY', '')
 param useMfaEncryptionKey = false
+
+// Agent budgets (docs/budgets.md): the key provider credentials are sealed under, from the environment to Key Vault
+// (export IRONAUTH_BUDGET_CREDENTIAL_KEY="$(openssl rand -base64 32)" once); the app setting only references it.
+param budgetCredentialKey = readEnvironmentVariable('IRONAUTH_BUDGET_CREDENTIAL_KEY', '')
+param useBudgetCredentialKey = false

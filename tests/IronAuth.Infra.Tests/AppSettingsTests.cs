@@ -163,3 +163,48 @@ public sealed class AccountSettingsTests(CompiledInfra infra)
     }
 }
 // ---- end Accounts ----
+
+// ---- Budgets (issue 18) ----
+[Collection(InfraCollection.Name)]
+public sealed class BudgetSettingsTests(CompiledInfra infra)
+{
+    private JsonObject Settings => infra.Template.OfType("Microsoft.Web/sites/config").Single(c => c.ChildName == "appsettings").Properties;
+
+    private JsonNode? Parameter(string name) => infra.Template.Root["parameters"]?[name];
+
+    [Fact]
+    public void Budget_credential_key_setting_is_a_key_vault_reference_when_used_and_never_the_key()
+    {
+        Assert.True(Settings.ContainsKey("IronAuth__Budgets__CredentialKey"), "App setting IronAuth__Budgets__CredentialKey is missing.");
+        Assert.Equal(
+            "[if(parameters('useBudgetCredentialKey'), format('@Microsoft.KeyVault(SecretUri={0})', reference(resourceId('Microsoft.Resources/deployments', 'keyvault'), '2025-04-01').outputs.budgetCredentialKeySecretUri.value), '')]",
+            (string?)Settings["IronAuth__Budgets__CredentialKey"]);
+        Assert.DoesNotContain(Settings, s => s.Value?.ToJsonString().Contains("parameters('budgetCredentialKey')", StringComparison.Ordinal) == true);
+        Assert.False((bool?)Parameter("useBudgetCredentialKey")?["defaultValue"]);
+
+        var secretUri = (string?)infra.Template.ModuleTemplate("keyvault")["outputs"]?["budgetCredentialKeySecretUri"]?["value"];
+        Assert.Equal(
+            "[format('{0}secrets/{1}/', reference(resourceId('Microsoft.KeyVault/vaults', parameters('keyVaultName')), '2024-11-01').vaultUri, parameters('budgetCredentialKeySecretName'))]",
+            secretUri);
+    }
+
+    [Fact]
+    public void Budget_credential_key_parameter_is_secure_optional_and_written_to_key_vault_only_when_given()
+    {
+        Assert.Equal("securestring", (string?)Parameter("budgetCredentialKey")?["type"]);
+        Assert.Equal("", (string?)Parameter("budgetCredentialKey")?["defaultValue"]);
+        Assert.Equal("ironauth-budget-credential-key", (string?)Parameter("budgetCredentialKeySecretName")?["defaultValue"]);
+
+        // The main template hands both to the vault module, which writes the secret only when a value is given.
+        var passed = infra.Template.Module("keyvault").Properties["parameters"]!;
+        Assert.Equal("[parameters('budgetCredentialKey')]", (string?)passed["budgetCredentialKey"]?["value"]);
+        Assert.Equal("[parameters('budgetCredentialKeySecretName')]", (string?)passed["budgetCredentialKeySecretName"]?["value"]);
+        var secret = Assert.Single(
+            infra.Template.OfType("Microsoft.KeyVault/vaults/secrets"),
+            s => s.Node["condition"]?.ToString().Contains("budgetCredentialKey", StringComparison.Ordinal) == true);
+        Assert.Equal("[not(empty(parameters('budgetCredentialKey')))]", (string?)secret.Node["condition"]);
+        Assert.Equal("[parameters('budgetCredentialKey')]", (string?)secret.Properties["value"]);
+        Assert.Contains("parameters('budgetCredentialKeySecretName')", secret.Name, StringComparison.Ordinal);
+    }
+}
+// ---- end Budgets ----

@@ -26,6 +26,20 @@ public sealed class BicepCliTests(CompiledInfra infra)
         Assert.Equal("", (string?)parameters["jwtIssuer"]?["value"]);
         // Without IRONAUTH_JWT_SIGNING_KEY the secret is left alone rather than overwritten.
         Assert.Equal("", (string?)parameters["signingKeyPem"]?["value"]);
+        Assert.Equal("", (string?)parameters["budgetCredentialKey"]?["value"]);
+    }
+
+    [Fact]
+    public async Task Parameter_file_takes_the_budget_credential_key_from_the_environment()
+    {
+        const string key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        var run = await BicepCli.RunInAsync(
+            BicepCli.InfraDirectory,
+            new Dictionary<string, string> { ["IRONAUTH_BUDGET_CREDENTIAL_KEY"] = key },
+            "build-params", "main.bicepparam", "--stdout");
+
+        Assert.True(run.ExitCode == 0, run.StandardError);
+        Assert.Equal(key, (string?)Parameters(run)["budgetCredentialKey"]?["value"]);
     }
 
     [Fact]

@@ -2,7 +2,8 @@
 // - Storage Blob Data Owner: Functions host storage (coordination, keys, timer locks) and the deployment
 //   package container. The docs list it as the host-only minimum.
 // - Storage Table Data Contributor: IronAuth's tables, and the host's diagnostic events.
-// - Key Vault Secrets User: read the JWT signing key through the Key Vault reference.
+// - Key Vault Secrets User: read the JWT signing key (and the SMTP password, TOTP key and budget credential key
+//   when used) through the Key Vault references.
 // Not granted: Storage Queue Data Contributor and Storage Account Contributor, which the host needs only
 // for blob triggers, queue triggers or Durable Functions; IronAuth has HTTP and timer triggers only.
 // Assignment names are guid(scope, principal, role), so a recreated app (new principal) gets new

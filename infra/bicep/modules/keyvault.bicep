@@ -1,4 +1,4 @@
-// Key Vault holding the JWT signing key, and the SMTP password and TOTP encryption key when used. RBAC decides who may read it (no access policies), and soft
+// Key Vault holding the JWT signing key, and the SMTP password, TOTP encryption key and budget credential key when used. RBAC decides who may read it (no access policies), and soft
 // delete with purge protection means a deleted key can be recovered and cannot be destroyed early.
 
 @description('Azure region for the vault.')
@@ -29,6 +29,13 @@ param mfaEncryptionKeySecretName string
 @description('Base64 of 32 random bytes to store as the TOTP encryption key. Empty: the secret is not written here.')
 @secure()
 param mfaEncryptionKey string
+
+@description('Name of the secret that holds the key budget provider credentials are sealed under (IronAuth:Budgets:CredentialKey).')
+param budgetCredentialKeySecretName string
+
+@description('Base64 of 32 random bytes to store as the budget credential key. Empty: the secret is not written here.')
+@secure()
+param budgetCredentialKey string
 
 @description('Days a deleted vault or secret stays recoverable.')
 @minValue(7)
@@ -89,8 +96,19 @@ resource mfaEncryptionKeySecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' =
   }
 }
 
+// Written only when supplied: a new value would leave every credential sealed under the old one unopenable.
+resource budgetCredentialKeySecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = if (!empty(budgetCredentialKey)) {
+  parent: vault
+  name: budgetCredentialKeySecretName
+  properties: {
+    value: budgetCredentialKey
+    contentType: 'application/octet-stream;base64'
+  }
+}
+
 output keyVaultName string = vault.name
 // Versionless, so the app picks up a rotated key (App Service re-reads references within 24 hours or on restart).
 output signingKeySecretUri string = '${vault.properties.vaultUri}secrets/${signingKeySecretName}/'
 output smtpSecretUri string = '${vault.properties.vaultUri}secrets/${smtpPasswordSecretName}/'
 output mfaEncryptionKeySecretUri string = '${vault.properties.vaultUri}secrets/${mfaEncryptionKeySecretName}/'
+output budgetCredentialKeySecretUri string = '${vault.properties.vaultUri}secrets/${budgetCredentialKeySecretName}/'

@@ -42,7 +42,6 @@ public sealed class BudgetManager(
     IOptions<IronAuthOptions> options,
     TimeProvider time)
 {
-    public const int MaxExpiresInHours = 24 * 3660;
     private BudgetOptions Settings => options.Value.Budgets;
 
     public async Task<Result<Budget>> CreateAsync(Actor actor, NewBudget request, CancellationToken cancellationToken)
@@ -165,9 +164,11 @@ public sealed class BudgetManager(
             return Failure.Validation("permissions, when given, must name at least one permission.");
         }
 
-        if (expiresInHours is { } hours && hours is <= 0 or > MaxExpiresInHours)
+        // Bounded so that the signing key stays published until the token expires, across rotations (PassiveWindow).
+        if (expiresInHours is { } hours && (hours <= 0 || TimeSpan.FromHours(hours) > Settings.MaxIcTokenLifetime))
         {
-            return Failure.Validation($"expires_in_hours must be from 1 to {MaxExpiresInHours}.");
+            return Failure.Validation(
+                $"expires_in_hours must be from 1 to {(int)Settings.MaxIcTokenLifetime.TotalHours} (IronAuth:Budgets:MaxIcTokenLifetime).");
         }
 
         // JWT times have whole-second resolution; the stored expiry is the token's exp exactly.

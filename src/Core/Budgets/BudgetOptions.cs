@@ -9,6 +9,12 @@ public sealed class BudgetOptions
     /// <summary>An IC token's lifetime when the mint asks for none; never past its budget's expiry.</summary>
     public TimeSpan IcTokenLifetime { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// The longest lifetime an IC token may have (a mint asking for more is refused). A signing key rotated out stays
+    /// published and accepted this long, so every IC token it signed verifies until its own expiry.
+    /// </summary>
+    public TimeSpan MaxIcTokenLifetime { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>A budget's lifetime when its creation asks for none.</summary>
     public TimeSpan DefaultLifetime { get; set; } = TimeSpan.FromDays(30);
 

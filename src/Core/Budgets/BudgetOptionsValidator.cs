@@ -20,6 +20,16 @@ public sealed class BudgetOptionsValidator : IValidateOptions<IronAuthOptions>
             errors.Add("IronAuth:Budgets:IcTokenLifetime must be between 00:01:00 and 366.00:00:00.");
         }
 
+        // Bounded: a rotated-out signing key stays published this long after its rotation (SigningKeyManager.PassiveWindow).
+        if (budgets.MaxIcTokenLifetime < TimeSpan.FromHours(1) || budgets.MaxIcTokenLifetime > TimeSpan.FromDays(366))
+        {
+            errors.Add($"IronAuth:Budgets:MaxIcTokenLifetime must be between 01:00:00 and 366.00:00:00 (was {budgets.MaxIcTokenLifetime}).");
+        }
+        else if (budgets.IcTokenLifetime > budgets.MaxIcTokenLifetime)
+        {
+            errors.Add("IronAuth:Budgets:IcTokenLifetime must be at most IronAuth:Budgets:MaxIcTokenLifetime.");
+        }
+
         if (budgets.MaxLifetime < TimeSpan.FromHours(1) || budgets.MaxLifetime > TimeSpan.FromDays(3660))
         {
             errors.Add("IronAuth:Budgets:MaxLifetime must be between 01:00:00 and 3660.00:00:00.");

@@ -56,13 +56,16 @@ public sealed partial class SigningKeyManager(
     ILogger<SigningKeyManager> logger)
 {
     private readonly JwtOptions jwt = options.Value.Jwt;
+    private readonly BudgetOptions budgets = options.Value.Budgets;
 
     /// <summary>
     /// How long after its deactivation a passive key may still verify an unexpired token: another instance may sign
-    /// with it until it next re-reads the keys (the refresh interval), that token lives for the access-token lifetime,
-    /// and validators allow the clock skew on top.
+    /// with it until it next re-reads the keys (the refresh interval), that token lives at most the longer of the
+    /// access-token lifetime and the IC-token maximum (<c>IronAuth:Budgets:MaxIcTokenLifetime</c>: minting refuses
+    /// more), and validators allow the clock skew on top. So every token a key signed expires before the key retires.
     /// </summary>
-    public TimeSpan PassiveWindow => jwt.KeyRefreshInterval + jwt.AccessTokenLifetime + jwt.ClockSkew;
+    public TimeSpan PassiveWindow =>
+        jwt.KeyRefreshInterval + TimeSpan.FromTicks(Math.Max(jwt.AccessTokenLifetime.Ticks, budgets.MaxIcTokenLifetime.Ticks)) + jwt.ClockSkew;
 
     /// <summary>Every key: active first, then passive and retired ones, newest first.</summary>
     public async Task<IReadOnlyList<SigningKeyInfo>> ListAsync(CancellationToken cancellationToken)

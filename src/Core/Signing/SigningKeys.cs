@@ -147,7 +147,8 @@ public sealed class SigningKeySet
 /// triggers a re-read at once (the new key came from a rotation elsewhere), at most once per
 /// <see cref="UnknownKidRefreshInterval"/> so a stream of made-up kids cannot turn into a stream of store reads.
 /// Maintenance counts the interval in before it retires a key: a key another instance may have signed with until
-/// deactivation + interval stays published until deactivation + interval + access-token lifetime + clock skew.
+/// deactivation + interval stays published until deactivation + interval + the longest token lifetime (access tokens,
+/// or IC tokens up to <c>IronAuth:Budgets:MaxIcTokenLifetime</c>) + clock skew.
 /// </remarks>
 public sealed class SigningKeys(ISigningKeyStore store, IOptions<IronAuthOptions> options, TimeProvider time)
 {

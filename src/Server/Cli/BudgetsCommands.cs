@@ -195,7 +195,7 @@ internal static class BudgetsCommands
         {
             Description = $"A protocol permission (repeat for several): {string.Join(", ", BudgetRules.ProtocolPermissions)}. Default: all.",
         };
-        var hours = new Option<int?>("--hours") { Description = "Lifetime in hours (default IronAuth:Budgets:IcTokenLifetime; never past the budget's expiry)." };
+        var hours = new Option<int?>("--hours") { Description = "Lifetime in hours (default IronAuth:Budgets:IcTokenLifetime, at most IronAuth:Budgets:MaxIcTokenLifetime; never past the budget's expiry)." };
         var json = new Option<bool>("--json") { Description = "Write JSON (the HTTP API's minted-token object) instead of the bare token." };
         var command = new Command("mint", "Mint an IC token for an agent; it is printed once, alone on standard output.") { id, agent, permissions, hours, json };
         command.SetAction((parse, cancellationToken) => cli.RunAsync(parse, cancellationToken, async session =>

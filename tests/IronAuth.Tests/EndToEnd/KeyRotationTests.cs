@@ -7,6 +7,7 @@ using IronAuth.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 
 namespace IronAuth.Tests.EndToEnd;
 
@@ -72,8 +73,9 @@ public abstract class KeyRotationTests(string store)
         Assert.Equal(["active", "passive"], keys.Select(k => k!["state"]!.GetValue<string>()));
         Assert.Equal([newKid, oldKid], keys.Select(k => k!["kid"]!.GetValue<string>()));
         Assert.Equal("RS256", keys[1]!["algorithm"]!.GetValue<string>());
-        // Refresh interval (another instance may sign with it that long) + access-token lifetime + clock skew.
-        var window = TimeSpan.FromSeconds(30) + TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(30);
+        // Refresh interval (another instance may sign with it that long) + the longest token lifetime (IC tokens' maximum,
+        // 7 days, over access tokens' 15 minutes) + clock skew.
+        var window = TimeSpan.FromSeconds(30) + TimeSpan.FromDays(7) + TimeSpan.FromSeconds(30);
         Assert.Equal(keys[1]!["deactivated_at"]!.GetValue<DateTimeOffset>() + window, keys[1]!["retire_after"]!.GetValue<DateTimeOffset>());
 
         // Just inside the window the old key may still be on an unexpired token: maintenance keeps it.
@@ -104,6 +106,62 @@ public abstract class KeyRotationTests(string store)
         Assert.Equal(server.AdminUsername, rotation["actor_name"]!.GetValue<string>());
         Assert.Equal(newKid, rotation["target_id"]!.GetValue<string>());
         Assert.Equal(oldKid, Assert.Single(audit, e => e!["action"]!.GetValue<string>() == "signing_key.retired")!["target_id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_ic_token_from_before_a_rotation_verifies_until_it_expires_and_its_key_retires_after()
+    {
+        await using var server = await TestServer.StartAsync(store, StoredKeys());
+        var admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        var budgetId = (await (await admin.PostAsJsonAsync("api/budgets", new { name = "rotation", allocation = 100m })).ReadJsonAsync())["id"]!.GetValue<string>();
+        // The longest an IC token may live (IronAuth:Budgets:MaxIcTokenLifetime, 7 days); one hour more is refused.
+        var minted = await admin.PostAsJsonAsync($"api/budgets/{budgetId}/ic-tokens", new { agent_id = "long-runner", expires_in_hours = 7 * 24 });
+        Assert.Equal(HttpStatusCode.Created, minted.StatusCode);
+        var icToken = (await minted.ReadJsonAsync())["token"]!.GetValue<string>();
+        var tooLong = await admin.PostAsJsonAsync($"api/budgets/{budgetId}/ic-tokens", new { agent_id = "longer", expires_in_hours = 7 * 24 + 1 });
+        var problem = await tooLong.AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        Assert.Contains("IronAuth:Budgets:MaxIcTokenLifetime", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        var oldKid = KidOf(icToken);
+
+        var newKid = (await (await admin.PostAsync("api/keys/rotate", null)).ReadJsonAsync())["kid"]!.GetValue<string>();
+        Assert.NotEqual(oldKid, newKid);
+
+        // Far past the access tokens' window (16 minutes), a minute before the IC token's expiry: maintenance keeps the
+        // key, and the token, presented here for the first time, verifies at IronAuth and from the JWKS.
+        var job = server.Services.GetRequiredService<MaintenanceJob>();
+        server.Time.Advance(TimeSpan.FromDays(7) - TimeSpan.FromMinutes(1));
+        Assert.Equal(0, (await job.RunAsync(default)).SigningKeysRetired);
+        var handshake = await server.NewClient(icToken).PostAsJsonAsync("api/budgets/handshake", new { requested_budget = 1m });
+        Assert.True(handshake.StatusCode == HttpStatusCode.OK, await handshake.Content.ReadAsStringAsync());
+        Assert.Equal([newKid, oldKid], await JwksKidsAsync(server));
+        Assert.True(await VerifiesFromJwksAsync(server, icToken), "The JWKS no longer verifies the IC token.");
+
+        // Its expiry plus the window's margin (refresh interval + clock skew) later, the key is retired and gone.
+        server.Time.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(59));
+        Assert.Equal(0, (await job.RunAsync(default)).SigningKeysRetired);
+        server.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, (await job.RunAsync(default)).SigningKeysRetired);
+        Assert.Equal([newKid], await JwksKidsAsync(server));
+        admin = server.NewClient((await server.LoginAdminAsync()).Access);
+        var keys = await KeysAsync(admin);
+        Assert.Equal(["active", "retired"], keys.Select(k => k!["state"]!.GetValue<string>()));
+        Assert.Equal(oldKid, keys[1]!["kid"]!.GetValue<string>());
+    }
+
+    // A standard JWT library, given only the JWKS; lifetimes on the server's (moved) clock.
+    private static async Task<bool> VerifiesFromJwksAsync(TestServer server, string icToken)
+    {
+        var jwks = new JsonWebKeySet(await server.Client.GetStringAsync("api/auth/jwks.json"));
+        var now = server.Time.GetUtcNow().UtcDateTime;
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(icToken, new TokenValidationParameters
+        {
+            ValidIssuer = server.Issuer,
+            ValidAudience = "ironauth-budgets",
+            IssuerSigningKeys = jwks.GetSigningKeys(),
+            ValidTypes = ["ic+jwt"],
+            LifetimeValidator = (nbf, exp, _, _) => exp > now && nbf <= now,
+        });
+        return result.IsValid;
     }
 
     [Fact]
