@@ -46,17 +46,9 @@ public static class IronAuthServer
         app.Use(static (context, next) =>
         {
             ResponseDefaults.Register(context.Response);
-            return next(context);
-        });
-        app.Use(static async (context, next) =>
-        {
-            if (await StartupGate.WaitAsync(context) is { } refusal)
-            {
-                await refusal.ExecuteAsync(context);
-                return;
-            }
-
-            await next(context);
+            // Started (always, once this host listens): straight on, without an async frame per request.
+            var gate = StartupGate.WaitAsync(context);
+            return gate.IsCompletedSuccessfully && gate.Result is null ? next(context) : GatedAsync(context, next, gate);
         });
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -69,5 +61,16 @@ public static class IronAuthServer
         var issuerPath = new Uri(app.Services.GetRequiredService<IOptions<IronAuthOptions>>().Value.Jwt.Issuer).AbsolutePath.TrimEnd('/');
         app.MapGet("/.well-known/oauth-authorization-server" + issuerPath, OAuthEndpoints.Discovery);
         return app;
+    }
+
+    private static async Task GatedAsync(HttpContext context, RequestDelegate next, Task<IResult?> gate)
+    {
+        if (await gate is { } refusal)
+        {
+            await refusal.ExecuteAsync(context);
+            return;
+        }
+
+        await next(context);
     }
 }
