@@ -48,7 +48,10 @@ internal static class Bench
     public static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * p))];
 }
 
-/// <summary>The store layer's own counters (<see cref="StoreMetrics"/>): round trips and lost races, process-wide.</summary>
+/// <summary>
+/// The store layer's own counters (<see cref="StoreMetrics"/>): round trips and lost races, process-wide. Round trips
+/// are an observable counter, collected (a total per store) by <see cref="Snapshot"/>.
+/// </summary>
 internal sealed class StoreCounters : IDisposable
 {
     private readonly MeterListener listener = new();
@@ -68,7 +71,7 @@ internal sealed class StoreCounters : IDisposable
         {
             if (instrument.Name == StoreMetrics.RoundTrips.Name)
             {
-                Interlocked.Add(ref roundTrips, value);
+                roundTrips += value;
             }
             else if (instrument.Name == StoreMetrics.Conflicts.Name)
             {
@@ -78,7 +81,15 @@ internal sealed class StoreCounters : IDisposable
         listener.Start();
     }
 
-    public (long RoundTrips, long Conflicts) Snapshot() => (Interlocked.Read(ref roundTrips), Interlocked.Read(ref conflicts));
+    public (long RoundTrips, long Conflicts) Snapshot()
+    {
+        lock (listener)
+        {
+            roundTrips = 0;
+            listener.RecordObservableInstruments();
+            return (roundTrips, Interlocked.Read(ref conflicts));
+        }
+    }
 
     public void Dispose() => listener.Dispose();
 }

@@ -51,7 +51,8 @@ public static class RoundTrips
         var verifier = stores.Services.GetRequiredService<TokenVerifier>();
         await verifier.VerifyAsync(stores.Token, 0, 0, default);
 
-        long trips = 0;
+        // The counter is observable: it reports the process's totals (one per store) when collected.
+        long collected = 0;
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
@@ -60,12 +61,22 @@ public static class RoundTrips
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref trips, value));
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => collected += value);
         listener.Start();
+        long Total()
+        {
+            collected = 0;
+            listener.RecordObservableInstruments();
+            return collected;
+        }
+
+        var before = Total();
         for (var i = 0; i < count; i++)
         {
             await verifier.VerifyAsync(stores.Token, 0, 0, default);
         }
+
+        var trips = Total() - before;
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(double)trips / count:F2}"));
         return 0;

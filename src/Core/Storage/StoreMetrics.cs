@@ -15,6 +15,13 @@ namespace IronAuth.Core.Storage;
 /// Operations are a closed set per store: SQLite statements by their verb (<see cref="SqliteOperations"/>), Table
 /// Storage requests by kind (<see cref="TableOperations"/>). Tags are made once, so a measurement allocates nothing;
 /// with neither a meter listener nor a span listener, <see cref="Start"/> skips the clock too.
+/// <para>
+/// Round trips are counted here, per store, and published by an observable counter read at collection: a
+/// statement costs one interlocked add (<see cref="StripedCounts"/>) whether or not anything listens, where a
+/// listened-to counter looked its tag up in the SDK's shared store once per SQLite statement, on the metering writer
+/// thread as on every request's. Lost races stay a plain counter: each is followed by a back-off sleep, and their
+/// operation names are the stores' own words, not a closed set.
+/// </para>
 /// </remarks>
 public static class StoreMetrics
 {
@@ -44,11 +51,17 @@ public static class StoreMetrics
 
     private static readonly KeyValuePair<string, object?> TablesStore = new("store", "tables");
 
+    // Round trips by store: 0 SQLite, 1 Table Storage. Static as the meter is: one count per process and store.
+    private static readonly StripedCounts RoundTripCounts = new(2);
+
+    private static readonly KeyValuePair<string, object?>[][] RoundTripTags = [[SqliteStore], [TablesStore]];
+
     // Set on the SQLite metering writer thread, whose statements are timed as one batch (see SqliteOperations).
     [ThreadStatic]
     private static bool meteringThread;
 
-    public static Counter<long> RoundTrips { get; } = Meter.CreateCounter<long>("ironauth.store.round_trips", description: "Store operations sent: SQLite statements, Table Storage requests");
+    public static ObservableCounter<long> RoundTrips { get; } = Meter.CreateObservableCounter(
+        "ironauth.store.round_trips", () => RoundTripCounts.Measurements(RoundTripTags), description: "Store operations sent: SQLite statements, Table Storage requests");
 
     public static Counter<long> Conflicts { get; } = Meter.CreateCounter<long>("ironauth.store.conflicts", description: "Conditional writes that lost a race and were decided again");
 
@@ -60,7 +73,14 @@ public static class StoreMetrics
         "ironauth.metering.batch_size", "{use}", "Token uses decided and written together in one metering write (SQLite: one transaction; Tables: one key's write)",
         advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256] });
 
-    public static void RoundTrip(string store) => RoundTrips.Add(1, new KeyValuePair<string, object?>("store", store));
+    /// <summary>One SQLite statement was run.</summary>
+    public static void SqliteRoundTrip() => RoundTripCounts.Increment(0);
+
+    /// <summary>One Table Storage request was sent (each retry apart).</summary>
+    public static void TablesRoundTrip() => RoundTripCounts.Increment(1);
+
+    /// <summary>One round trip of <paramref name="store"/> (<c>sqlite</c> or <c>tables</c>).</summary>
+    public static void RoundTrip(string store) => RoundTripCounts.Increment(store == "sqlite" ? 0 : 1);
 
     public static void Conflict(string store, string operation) =>
         Conflicts.Add(1, new KeyValuePair<string, object?>("store", store), new KeyValuePair<string, object?>("operation", operation));

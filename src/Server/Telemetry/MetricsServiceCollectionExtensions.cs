@@ -10,14 +10,28 @@ using OpenTelemetry.Trace;
 namespace IronAuth.Server.Telemetry;
 
 /// <summary>
-/// OpenTelemetry on the self-hosted server: IronAuth's meters and ASP.NET Core's own instrumentation, read as
+/// OpenTelemetry on the self-hosted server: IronAuth's meters and ASP.NET Core's request duration, read as
 /// Prometheus text at <see cref="MetricsOptions.Path"/> and, when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is
 /// set, pushed over OTLP (metrics and request traces). With the endpoint disabled and no OTLP endpoint, no SDK is
 /// registered at all, so the instruments have no listener and cost nothing.
 /// </summary>
+/// <remarks>
+/// Of ASP.NET Core's own meters only two are read: <see cref="HostingMeter"/> for <c>http.server.request.duration</c>
+/// (the dashboards' request rates, latencies and 429s), and <see cref="DiagnosticsMeter"/>, whose one counter moves
+/// only on an unhandled exception. <c>AddAspNetCoreInstrumentation()</c> would also listen to routing, Kestrel's
+/// connections, the memory pool, authentication, authorization and rate limiting; the ones on the request path cost
+/// an SDK update per request (with active requests, four per <c>GET /api/auth/me</c> besides the duration) for series
+/// nothing of ours reads. An instrument nobody listens to is never enabled, and ASP.NET Core then skips recording it.
+/// </remarks>
 public static class MetricsServiceCollectionExtensions
 {
     public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+    /// <summary>ASP.NET Core's meter of <c>http.server.request.duration</c> and <c>http.server.active_requests</c>.</summary>
+    public const string HostingMeter = "Microsoft.AspNetCore.Hosting";
+
+    /// <summary>ASP.NET Core's meter of <c>aspnetcore.diagnostics.exceptions</c>.</summary>
+    public const string DiagnosticsMeter = "Microsoft.AspNetCore.Diagnostics";
 
     public static IServiceCollection AddIronAuthMetrics(this IServiceCollection services, IConfiguration configuration)
     {
@@ -39,7 +53,7 @@ public static class MetricsServiceCollectionExtensions
                 .AddEnvironmentVariableDetector())
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(IronAuthMetrics.MeterName, StoreMetrics.MeterName).AddAspNetCoreInstrumentation();
+                metrics.AddMeter(IronAuthMetrics.MeterName, StoreMetrics.MeterName, HostingMeter, DiagnosticsMeter);
                 // The SDK listens by meter name, process-wide. Meters made by another container's IMeterFactory
                 // (another app in this process: test servers side by side) are someone else's, and so is an
                 // IronAuth meter made without one: only this container's, and static meters (IronAuth.Store), are
@@ -51,6 +65,8 @@ public static class MetricsServiceCollectionExtensions
                     {
                         IMeterFactory factory when !ReferenceEquals(factory, own) => MetricStreamConfiguration.Drop,
                         null when instrument.Meter.Name == IronAuthMetrics.MeterName => MetricStreamConfiguration.Drop,
+                        // Two SDK updates per request (up and down) for a gauge nothing of ours reads.
+                        _ when instrument is { Name: "http.server.active_requests", Meter.Name: HostingMeter } => MetricStreamConfiguration.Drop,
                         _ => null,
                     });
                 });

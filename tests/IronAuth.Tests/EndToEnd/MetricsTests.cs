@@ -66,6 +66,12 @@ public sealed class MetricsTests
         Assert.True(scrape.Value("ironauth_credential_cache_lookups_total", ("kind", "token"), ("result", "miss")) >= 1);
         Assert.True(scrape.Value("ironauth_credential_cache_lookups_total", ("kind", "token"), ("result", "hit")) >= 1);
         Assert.True(scrape.Value("http_server_request_duration_seconds_count", ("http_route", "/api/auth/login")) >= 5);
+        // ASP.NET Core's per-request and per-connection instruments that nothing of ours reads are not listened to
+        // (docs/metrics.md, "What measuring costs").
+        foreach (var unread in new[] { "http_server_active_requests", "aspnetcore_routing_", "kestrel_", "aspnetcore_memory_pool_", "aspnetcore_authorization_" })
+        {
+            Assert.DoesNotContain(unread, scrape.Text, StringComparison.Ordinal);
+        }
 
         // Labels are closed sets of words: no name, id or secret reaches a scrape, and no address an IronAuth series.
         foreach (var secret in new[] { server.AdminUsername, tokens.UserId, validId, revokedId, valid[..13] })

@@ -34,6 +34,8 @@ public sealed class IronAuthMetricsTests
         });
 
         EmitEverything(metrics);
+        // The counters are observable: their counts reach a listener when it collects.
+        listener.RecordObservableInstruments();
 
         Assert.NotEmpty(seen);
         Assert.All(seen, tag =>
@@ -55,12 +57,51 @@ public sealed class IronAuthMetricsTests
         metrics.TokenVerified(VerdictCode.Valid);
         Assert.Equal(0, AllocatedBy(() => metrics.TokenVerified(VerdictCode.RateLimited)));
 
-        long total = 0;
-        using var listener = Listen(metrics, (_, _) => total++);
+        var counted = new Dictionary<string, long>();
+        using var listener = Listen(metrics, (instrument, tags, value) =>
+        {
+            var key = instrument.Name + string.Concat(tags.ToArray().Select(tag => $"/{tag.Value}"));
+            counted[key] = value;
+        });
         metrics.TokenVerified(VerdictCode.Valid);
         Assert.Equal(0, AllocatedBy(() => metrics.TokenVerified(VerdictCode.Revoked)));
         Assert.Equal(0, AllocatedBy(() => metrics.CacheLookup(CacheKind.Token, hit: true)));
-        Assert.Equal(1 + 1000 + 1000, total);
+        listener.RecordObservableInstruments();
+
+        // Every count arrived, those made before the listener too (a counter reports its total).
+        Assert.Equal(2, counted["ironauth.token_verifications/valid"]);
+        Assert.Equal(1000, counted["ironauth.token_verifications/rate_limited"]);
+        Assert.Equal(1000, counted["ironauth.token_verifications/revoked"]);
+        Assert.Equal(1000, counted["ironauth.credential_cache.lookups/token/hit"]);
+        Assert.Equal(4, counted.Count);
+    }
+
+    [Fact]
+    public void Each_instance_reports_its_own_counts_from_threads_counting_at_once()
+    {
+        using var metrics = NewMetrics();
+        using var other = NewMetrics();
+        Parallel.For(0, 4, _ =>
+        {
+            for (var i = 0; i < 10_000; i++)
+            {
+                metrics.CacheLookup(CacheKind.Session, hit: i % 4 != 0);
+                other.CacheLookup(CacheKind.Session, hit: true);
+            }
+        });
+        metrics.Purged(PurgeKind.Sessions, 7);
+        metrics.Purged(PurgeKind.Sessions, 0);
+
+        var counted = new Dictionary<string, long>();
+        using var listener = Listen(metrics, (instrument, tags, value) =>
+            counted[instrument.Name + string.Concat(tags.ToArray().Select(tag => $"/{tag.Value}"))] = value);
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(30_000, counted["ironauth.credential_cache.lookups/session/hit"]);
+        Assert.Equal(10_000, counted["ironauth.credential_cache.lookups/session/miss"]);
+        Assert.Equal(7, counted["ironauth.maintenance.purged/sessions"]);
+        // Nothing counted, no series: no login happened.
+        Assert.Equal(3, counted.Count);
     }
 
     private static long AllocatedBy(Action measure)
@@ -113,8 +154,13 @@ public sealed class IronAuthMetricsTests
 
     private delegate void Measured(Instrument instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags);
 
+    private delegate void MeasuredValue(Instrument instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags, long value);
+
     // Only this instance's meter: other tests' meters share the name.
-    private static MeterListener Listen(IronAuthMetrics metrics, Measured measured)
+    private static MeterListener Listen(IronAuthMetrics metrics, Measured measured) =>
+        Listen(metrics, (instrument, tags, _) => measured(instrument, tags));
+
+    private static MeterListener Listen(IronAuthMetrics metrics, MeasuredValue measured)
     {
         var listener = new MeterListener
         {
@@ -126,8 +172,8 @@ public sealed class IronAuthMetricsTests
                 }
             },
         };
-        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) => measured(instrument, tags));
-        listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => measured(instrument, tags));
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => measured(instrument, tags, value));
+        listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => measured(instrument, tags, 0));
         listener.Start();
         return listener;
     }

@@ -83,7 +83,7 @@ public sealed class SqliteConnectionLease : IAsyncDisposable
     /// <summary>A statement for the hot path (see <see cref="SqliteStatement"/>), prepared once per connection.</summary>
     internal SqliteStatement Statement(string sql)
     {
-        StoreMetrics.RoundTrip("sqlite");
+        StoreMetrics.SqliteRoundTrip();
         if (!statements.TryGetValue(sql, out var statement))
         {
             statement = new SqliteStatement(connection, sql);
@@ -95,7 +95,7 @@ public sealed class SqliteConnectionLease : IAsyncDisposable
 
     private SqliteCommand Prepare(string sql, (string Name, object? Value)[] parameters)
     {
-        StoreMetrics.RoundTrip("sqlite");
+        StoreMetrics.SqliteRoundTrip();
         if (!commands.TryGetValue(sql, out var command))
         {
             command = connection.CreateCommand();

@@ -138,14 +138,14 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
     {
         public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
         {
-            StoreMetrics.RoundTrip("tables");
+            StoreMetrics.TablesRoundTrip();
             using var timing = StoreMetrics.StartTables(Operation(message.Request));
             ProcessNext(message, pipeline);
         }
 
         public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
         {
-            StoreMetrics.RoundTrip("tables");
+            StoreMetrics.TablesRoundTrip();
             using var timing = StoreMetrics.StartTables(Operation(message.Request));
             await ProcessNextAsync(message, pipeline);
         }
