@@ -31,8 +31,10 @@ public static class ApplicationInsightsTelemetry
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("ironauth", serviceVersion: typeof(IronAuthMetrics).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics => metrics
-                .AddMeter(IronAuthMetrics.MeterName, StoreMetrics.MeterName)
-                .AddAspNetCoreInstrumentation()
+                // As on the self-hosted server (MetricsServiceCollectionExtensions): of ASP.NET Core's meters only hosting
+                // (http.server.request.duration) and diagnostics (unhandled exceptions); routing's and Kestrel's record on
+                // every request or connection and nothing of ours reads them.
+                .AddMeter(IronAuthMetrics.MeterName, StoreMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Diagnostics")
                 .AddAzureMonitorMetricExporter(options => options.ConnectionString = connectionString))
             .WithTracing(tracing => tracing
                 .AddSource(IronAuthTracing.SourceName)
