@@ -68,13 +68,13 @@ public static class AuthEndpoints
             return denied;
         }
 
-        return TypedResults.Ok(new MeResponse(
+        return new GeneratedJsonResult<MeResponse>(new MeResponse(
             UserResponse.From(caller!.User),
             caller.Role.ToWire(),
             caller.Method == AuthMethod.Session ? "session" : "api_token",
             [.. caller.Scopes.Order(StringComparer.Ordinal)],
             caller.SessionId,
-            caller.TokenId));
+            caller.TokenId), ApiJsonContext.Default.MeResponse);
     }
 
     public static async Task<IResult> Jwks(HttpRequest request)

@@ -131,7 +131,7 @@ public static class TokenEndpoints
             context.Response.Headers["Idempotent-Replayed"] = "true";
         }
 
-        return TypedResults.Ok(new VerifyTokenResponse(
+        return new GeneratedJsonResult<VerifyTokenResponse>(new VerifyTokenResponse(
             verdict.IsValid,
             verdict.IsValid ? null : TokenVerdict.ToWire(verdict.Code),
             verdict.Token?.Id,
@@ -139,7 +139,7 @@ public static class TokenEndpoints
             verdict.Scopes?.Order(StringComparer.Ordinal).ToList(),
             verdict.Token?.ExpiresAt,
             RateLimitHeaders.Info(verdict),
-            RateLimitHeaders.Quota(verdict)));
+            RateLimitHeaders.Quota(verdict)), ApiJsonContext.Default.VerifyTokenResponse);
     }
 
     /// <summary>The verify request's body, its usage checked: the body, the usage detail and the LLM tokens it counts.</summary>
