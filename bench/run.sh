@@ -166,6 +166,30 @@ LOGIN_RPS_ALL=$(CONNS=4 DURATION=20s USERNAME=admin PASSWORD=bench-admin-orchid-
 fi
 stop iron
 if [[ -z "$FULL" ]]; then stop base; fi
+# 9. the cost of instrumentation: verify by the gateway's own token against a server with the metrics endpoint on (the
+#    default: OpenTelemetry reading IronAuth's and ASP.NET Core's meters) and one with IronAuth:Metrics:Enabled=false
+#    (no OpenTelemetry SDK at all), each on its own store, alternating rounds.
+tokens_for() { # URL FILE-PREFIX: a gateway token (tokens:verify) and 50 user tokens of the bench admin
+  local url=$1 out=$2 access
+  access=$(curl -fs "$url/api/auth/login" -H 'content-type: application/json' \
+    -d '{"username":"admin","password":"bench-admin-orchid-lantern-42"}' | json o.access_token)
+  mk() { curl -fs "$url/api/tokens" -H "authorization: Bearer $access" -H 'content-type: application/json' -d "$1" | json o.token; }
+  mk '{"name":"gateway","scopes":["tokens:verify"]}' >"$out.gateway"
+  : >"$out.tokens"; for i in $(seq 1 50); do mk "{\"name\":\"user-$i\"}" >>"$out.tokens"; done
+}
+if [[ -n "$FULL" ]]; then
+  start mon 7085 "$SERVER_DLL" "${IRON_ENV[@]}" "IronAuth__Sqlite__Path=$WORK/mon.db" >/dev/null
+  start moff 7086 "$SERVER_DLL" "${IRON_ENV[@]}" "IronAuth__Sqlite__Path=$WORK/moff.db" IronAuth__Metrics__Enabled=false >/dev/null
+  tokens_for http://127.0.0.1:7085 "$WORK/mon"; tokens_for http://127.0.0.1:7086 "$WORK/moff"
+  on=""; off=""
+  for r in $(seq 1 "$ROUNDS"); do
+    on+=$(BEARER=$(cat "$WORK/mon.gateway") TOKENS=$WORK/mon.tokens wrk_run http://127.0.0.1:7085 -s bench/wrk/verify.lua)$'\n'
+    off+=$(BEARER=$(cat "$WORK/moff.gateway") TOKENS=$WORK/moff.tokens wrk_run http://127.0.0.1:7086 -s bench/wrk/verify.lua)$'\n'
+  done
+  METRICS_ON=$(echo -n "$on" | medians | awk '{print $1}'); METRICS_OFF=$(echo -n "$off" | medians | awk '{print $1}')
+  echo "instrumentation: on $METRICS_ON, off $METRICS_OFF" >&2
+  stop mon; stop moff
+fi
 # 7. Table Storage on Azurite: scenarios 2-4 and store round trips per verify.
 TABLES_ROWS=""
 if [[ -d tests/azurite/node_modules/azurite ]]; then
@@ -249,6 +273,7 @@ row() { # name label
   echo "| 8. start to first 200, IronAuth restart / baseline (ms, median of 7, alternating) | $STARTS_IRON / $STARTS_BASE ($(awk -v a="$STARTS_IRON" -v b="$STARTS_BASE" 'BEGIN { printf "%.2f×", a/b }')) |"
   echo "| 8. start to first 200, IronAuth first start on an empty store (schema + key generation) | $STARTS_IRON_FIRST ms |"
   echo "| 8. peak RSS of the server after scenarios 1-6 | $((RSS_KB / 1024)) MiB |"
+  echo "| 9. /tokens/verify (gateway's own token) with the metrics endpoint on / off, req/s (median round) | $METRICS_ON / $METRICS_OFF ($(awk -v a="$METRICS_ON" -v b="$METRICS_OFF" 'BEGIN { printf "%+.1f%%", 100*(a-b)/b }')) |"
   fi
 } >"$FILE"
 cat "$FILE"
