@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using IronAuth.Core.Budgets;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace IronAuth.Core.Storage.Sqlite;
 
@@ -46,7 +47,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
     public async Task<Budget?> FindAsync(string id, CancellationToken cancellationToken)
     {
         await using var connection = await database.ReadAsync(cancellationToken);
-        return await FindAsync(connection, id, cancellationToken);
+        return Find(connection, id);
     }
 
     public async Task<IReadOnlyDictionary<string, long>> SpendByAgentAsync(string id, CancellationToken cancellationToken)
@@ -93,7 +94,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
             WHERE (@user_id IS NULL OR user_id = @user_id) AND (@after IS NULL OR id > @after)
             ORDER BY id LIMIT @limit;
             """,
-            ReadBudget,
+            ReadBudgetRow,
             cancellationToken,
             ("@user_id", userId),
             ("@after", position),
@@ -105,7 +106,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
     {
         await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
-        if (await FindAsync(connection, id, cancellationToken) is not { } budget)
+        if (Find(connection, id) is not { } budget)
         {
             return (AllocationOutcome.NotFound, null);
         }
@@ -159,7 +160,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
     public async Task<IcTokenRecord?> FindIcTokenAsync(string budgetId, string jti, CancellationToken cancellationToken)
     {
         await using var connection = await database.ReadAsync(cancellationToken);
-        return await FindIcTokenAsync(connection, budgetId, jti, cancellationToken);
+        return FindIcToken(connection, budgetId, jti);
     }
 
     public async Task<bool> RevokeIcTokenAsync(string budgetId, string jti, DateTimeOffset now, CancellationToken cancellationToken)
@@ -177,10 +178,10 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         }
 
         // Its open leases can never be used again: their unspent parts go back to the budget in the same step.
-        var budget = await FindAsync(connection, budgetId, cancellationToken);
+        var budget = Find(connection, budgetId);
         var open = await connection.QueryAsync(
             $"SELECT {LeaseColumns} FROM budget_leases WHERE budget_id = @budget_id AND jti = @jti AND closed_at IS NULL;",
-            ReadLease,
+            ReadLeaseRow,
             cancellationToken,
             ("@budget_id", budgetId),
             ("@jti", jti));
@@ -188,12 +189,12 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         {
             var (after, closed, _) = BudgetLedger.Close(budget!, lease, now, BudgetLedger.ReasonRevoked);
             budget = after;
-            await WriteLeaseAsync(connection, closed, cancellationToken);
+            WriteLease(connection, closed);
         }
 
         if (open.Count > 0)
         {
-            await WriteCountersAsync(connection, budget!, cancellationToken);
+            WriteCounters(connection, budget!);
         }
 
         await transaction.CommitAsync();
@@ -205,14 +206,14 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         var caller = request.Caller;
         await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
-        var budget = await FindAsync(connection, caller.BudgetId, cancellationToken);
-        var token = await FindIcTokenAsync(connection, caller.BudgetId, caller.Jti, cancellationToken);
+        var budget = Find(connection, caller.BudgetId);
+        var token = FindIcToken(connection, caller.BudgetId, caller.Jti);
         if (BudgetLedger.CheckAccess(budget, token, caller) is var denied && denied != BudgetRefusal.None)
         {
             return LeaseGrantResult.Refused(denied);
         }
 
-        var previous = request.PreviousLeaseId is { } previousId ? await FindLeaseAsync(connection, previousId, cancellationToken) : null;
+        var previous = request.PreviousLeaseId is { } previousId ? FindLease(connection, previousId) : null;
         var decision = BudgetLedger.Grant(budget!, token!, previous, request);
         if (decision.Refusal != BudgetRefusal.None)
         {
@@ -221,7 +222,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
 
         if (decision.ClosedPrevious is { } closed)
         {
-            await WriteLeaseAsync(connection, closed, cancellationToken);
+            WriteLease(connection, closed);
         }
 
         await connection.ExecuteAsync(
@@ -237,7 +238,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
             ("@granted", decision.NewLease.GrantedMicros),
             ("@created_at", decision.NewLease.CreatedAt.ToUnixMs()),
             ("@expires_at", decision.NewLease.ExpiresAt.ToUnixMs()));
-        await WriteCountersAsync(connection, decision.Budget!, cancellationToken);
+        WriteCounters(connection, decision.Budget!);
         var credential = await connection.QuerySingleAsync(
             "SELECT credential FROM budgets WHERE id = @id AND credential IS NOT NULL;", r => (byte[])r.GetValue(0), cancellationToken, ("@id", caller.BudgetId));
         await transaction.CommitAsync();
@@ -289,7 +290,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
             {
                 try
                 {
-                    results[i] = await ReportInTransactionAsync(connection, batch[i].Request, CancellationToken.None);
+                    results[i] = Report(connection, batch[i].Request);
                 }
                 catch (Exception e) when (e is not SqliteException)
                 {
@@ -322,52 +323,49 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         }
     }
 
-    private static async Task<LeaseReportResult> ReportInTransactionAsync(SqliteConnectionLease connection, LeaseReportRequest request, CancellationToken cancellationToken)
+    private static LeaseReportResult Report(SqliteConnectionLease connection, LeaseReportRequest request)
     {
         var caller = request.Caller;
-        var budget = await FindAsync(connection, caller.BudgetId, cancellationToken);
-        if (BudgetLedger.CheckAccess(budget, await FindIcTokenAsync(connection, caller.BudgetId, caller.Jti, cancellationToken), caller) is var denied
-            && denied != BudgetRefusal.None)
+        var budget = Find(connection, caller.BudgetId);
+        if (BudgetLedger.CheckAccess(budget, FindIcToken(connection, caller.BudgetId, caller.Jti), caller) is var denied && denied != BudgetRefusal.None)
         {
             return LeaseReportResult.Refused(denied);
         }
 
-        if (await FindLeaseAsync(connection, request.LeaseId, cancellationToken) is not { } lease || lease.BudgetId != caller.BudgetId || lease.Jti != caller.Jti)
+        if (FindLease(connection, request.LeaseId) is not { } lease || lease.BudgetId != caller.BudgetId || lease.Jti != caller.Jti)
         {
             return LeaseReportResult.Refused(BudgetRefusal.LeaseNotFound);
         }
 
-        var earlier = await connection.QueryAsync(
-            "SELECT overrun FROM budget_reports WHERE budget_id = @budget_id AND report_id = @report_id;",
-            r => r.GetInt64(0) != 0,
-            cancellationToken,
-            ("@budget_id", caller.BudgetId),
-            ("@report_id", request.ReportId));
-        if (earlier.Count > 0)
+        // Looked up inside the batch's transaction, so a repeat in the same batch sees the first.
+        var earlier = connection.Statement(SelectReport)
+            .Bind("@budget_id", caller.BudgetId)
+            .Bind("@report_id", request.ReportId)
+            .Single(r => (bool?)(raw.sqlite3_column_int64(r, 0) != 0));
+        if (earlier is { } overrun)
         {
             // A retry of a report already counted: the same answer as then, counted nothing more.
-            return new LeaseReportResult(BudgetRefusal.None, lease.IsOpen ? lease.UnspentMicros : 0, budget!.AvailableMicros, earlier[0], Duplicate: true);
+            return new LeaseReportResult(BudgetRefusal.None, lease.IsOpen ? lease.UnspentMicros : 0, budget!.AvailableMicros, overrun, Duplicate: true);
         }
 
         var decision = BudgetLedger.Report(budget!, lease, request.Tokens, request.CostMicros);
-        await WriteLeaseAsync(connection, decision.Lease, cancellationToken);
-        await WriteCountersAsync(connection, decision.Budget, cancellationToken);
-        await connection.ExecuteAsync(
-            """
-            INSERT INTO budget_reports (budget_id, report_id, lease_id, cost_micros, tokens, overrun, at)
-            VALUES (@budget_id, @report_id, @lease_id, @cost, @tokens, @overrun, @at);
-            INSERT INTO budget_agents (budget_id, agent_id, spent_micros, spent_tokens) VALUES (@budget_id, @agent_id, @cost, @tokens)
-            ON CONFLICT (budget_id, agent_id) DO UPDATE SET spent_micros = spent_micros + @cost, spent_tokens = spent_tokens + @tokens;
-            """,
-            cancellationToken,
-            ("@budget_id", caller.BudgetId),
-            ("@report_id", request.ReportId),
-            ("@lease_id", lease.Id),
-            ("@cost", request.CostMicros),
-            ("@tokens", request.Tokens),
-            ("@overrun", decision.Overrun ? 1 : 0),
-            ("@at", caller.Now.ToUnixMs()),
-            ("@agent_id", lease.AgentId));
+        WriteLease(connection, decision.Lease);
+        WriteCounters(connection, decision.Budget);
+        connection.Statement(InsertReport)
+            .Bind("@budget_id", caller.BudgetId)
+            .Bind("@report_id", request.ReportId)
+            .Bind("@lease_id", lease.Id)
+            .Bind("@cost", request.CostMicros)
+            .Bind("@tokens", request.Tokens)
+            .Bind("@overrun", decision.Overrun ? 1 : 0)
+            .Bind("@at", caller.Now.ToUnixMs())
+            .Execute();
+        connection.Statement(UpsertAgent)
+            .Bind("@budget_id", caller.BudgetId)
+            .Bind("@agent_id", lease.AgentId)
+            .Bind("@cost", request.CostMicros)
+            .Bind("@tokens", request.Tokens)
+            .Execute();
         return new LeaseReportResult(BudgetRefusal.None, decision.LeaseRemainingMicros, decision.Budget.AvailableMicros, decision.Overrun, Duplicate: false);
     }
 
@@ -380,14 +378,14 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
     {
         await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
-        var budget = await FindAsync(connection, caller.BudgetId, cancellationToken);
-        if (BudgetLedger.CheckAccess(budget, await FindIcTokenAsync(connection, caller.BudgetId, caller.Jti, cancellationToken), caller) is var denied
+        var budget = Find(connection, caller.BudgetId);
+        if (BudgetLedger.CheckAccess(budget, FindIcToken(connection, caller.BudgetId, caller.Jti), caller) is var denied
             && denied != BudgetRefusal.None)
         {
             return LeaseCloseResult.Refused(denied);
         }
 
-        if (await FindLeaseAsync(connection, leaseId, cancellationToken) is not { } lease || lease.BudgetId != caller.BudgetId || lease.Jti != caller.Jti)
+        if (FindLease(connection, leaseId) is not { } lease || lease.BudgetId != caller.BudgetId || lease.Jti != caller.Jti)
         {
             return LeaseCloseResult.Refused(BudgetRefusal.LeaseNotFound);
         }
@@ -398,8 +396,8 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         }
 
         var (after, closed, returned) = BudgetLedger.Close(budget!, lease, caller.Now, BudgetLedger.ReasonClosed);
-        await WriteLeaseAsync(connection, closed, cancellationToken);
-        await WriteCountersAsync(connection, after, cancellationToken);
+        WriteLease(connection, closed);
+        WriteCounters(connection, after);
         await transaction.CommitAsync();
         return new LeaseCloseResult(BudgetRefusal.None, returned, after.AvailableMicros);
     }
@@ -410,13 +408,13 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
         var expired = await connection.QueryAsync(
             $"SELECT {LeaseColumns} FROM budget_leases WHERE closed_at IS NULL AND expires_at <= @now ORDER BY expires_at LIMIT @batch;",
-            ReadLease,
+            ReadLeaseRow,
             cancellationToken,
             ("@now", now.ToUnixMs()),
             ("@batch", batch));
         foreach (var group in expired.GroupBy(l => l.BudgetId))
         {
-            var budget = await FindAsync(connection, group.Key, cancellationToken);
+            var budget = Find(connection, group.Key);
             if (budget is null)
             {
                 continue;
@@ -426,10 +424,10 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
             {
                 var (after, closed, _) = BudgetLedger.Close(budget, lease, now, BudgetLedger.ReasonExpired);
                 budget = after;
-                await WriteLeaseAsync(connection, closed, cancellationToken);
+                WriteLease(connection, closed);
             }
 
-            await WriteCountersAsync(connection, budget, cancellationToken);
+            WriteCounters(connection, budget);
         }
 
         await transaction.CommitAsync();
@@ -460,56 +458,117 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         return ids.Count;
     }
 
-    private static Task<Budget?> FindAsync(SqliteConnectionLease connection, string id, CancellationToken cancellationToken) =>
-        connection.QuerySingleAsync($"SELECT {BudgetColumns} FROM budgets WHERE id = @id;", ReadBudget, cancellationToken, ("@id", id));
+    // The single-row reads and writes of the money-moving calls are prepared once per connection and run through
+    // SQLite's own API (SqliteStatement): a report is mostly these, and Microsoft.Data.Sqlite's per-call work cost as
+    // much as SQLite's own.
+    private const string SelectBudget = $"SELECT {BudgetColumns} FROM budgets WHERE id = @id;";
 
-    private static Task<Lease?> FindLeaseAsync(SqliteConnectionLease connection, string id, CancellationToken cancellationToken) =>
-        connection.QuerySingleAsync($"SELECT {LeaseColumns} FROM budget_leases WHERE id = @id;", ReadLease, cancellationToken, ("@id", id));
+    private const string SelectLease = $"SELECT {LeaseColumns} FROM budget_leases WHERE id = @id;";
 
-    private static Task<IcTokenRecord?> FindIcTokenAsync(SqliteConnectionLease connection, string budgetId, string jti, CancellationToken cancellationToken) =>
-        connection.QuerySingleAsync(
-            "SELECT budget_id, jti, agent_id, permissions, issued_at, expires_at, revoked_at FROM budget_ic_tokens WHERE budget_id = @budget_id AND jti = @jti;",
-            r => new IcTokenRecord
-            {
-                BudgetId = r.GetString(0),
-                Jti = r.GetString(1),
-                AgentId = r.GetString(2),
-                Permissions = r.GetString(3).Split(' ', StringSplitOptions.RemoveEmptyEntries),
-                IssuedAt = r.GetTime(4),
-                ExpiresAt = r.GetTime(5),
-                RevokedAt = r.GetTimeOrNull(6),
-            },
-            cancellationToken,
-            ("@budget_id", budgetId),
-            ("@jti", jti));
+    private const string SelectIcToken =
+        "SELECT budget_id, jti, agent_id, permissions, issued_at, expires_at, revoked_at FROM budget_ic_tokens WHERE budget_id = @budget_id AND jti = @jti;";
 
-    private static Task WriteCountersAsync(SqliteConnectionLease connection, Budget budget, CancellationToken cancellationToken) =>
-        connection.ExecuteAsync(
-            """
-            UPDATE budgets SET spent_micros = @spent, spent_tokens = @spent_tokens, granted_micros = @granted, reserved_micros = @reserved,
-                open_leases = @open WHERE id = @id;
-            """,
-            cancellationToken,
-            ("@spent", budget.SpentMicros),
-            ("@spent_tokens", budget.SpentTokens),
-            ("@granted", budget.GrantedMicros),
-            ("@reserved", budget.ReservedMicros),
-            ("@open", budget.OpenLeases),
-            ("@id", budget.Id));
+    private const string SelectReport = "SELECT overrun FROM budget_reports WHERE budget_id = @budget_id AND report_id = @report_id;";
 
-    private static Task WriteLeaseAsync(SqliteConnectionLease connection, Lease lease, CancellationToken cancellationToken) =>
-        connection.ExecuteAsync(
-            """
-            UPDATE budget_leases SET spent_micros = @spent, spent_tokens = @tokens, closed_at = @closed_at, closed_reason = @reason WHERE id = @id;
-            """,
-            cancellationToken,
-            ("@spent", lease.SpentMicros),
-            ("@tokens", lease.SpentTokens),
-            ("@closed_at", lease.ClosedAt.ToDb()),
-            ("@reason", lease.ClosedReason),
-            ("@id", lease.Id));
+    private const string InsertReport = """
+        INSERT INTO budget_reports (budget_id, report_id, lease_id, cost_micros, tokens, overrun, at)
+        VALUES (@budget_id, @report_id, @lease_id, @cost, @tokens, @overrun, @at);
+        """;
 
-    private static Budget ReadBudget(SqliteDataReader r) => new()
+    private const string UpsertAgent = """
+        INSERT INTO budget_agents (budget_id, agent_id, spent_micros, spent_tokens) VALUES (@budget_id, @agent_id, @cost, @tokens)
+        ON CONFLICT (budget_id, agent_id) DO UPDATE SET spent_micros = spent_micros + @cost, spent_tokens = spent_tokens + @tokens;
+        """;
+
+    private const string UpdateCounters = """
+        UPDATE budgets SET spent_micros = @spent, spent_tokens = @spent_tokens, granted_micros = @granted, reserved_micros = @reserved,
+            open_leases = @open WHERE id = @id;
+        """;
+
+    private const string UpdateLease =
+        "UPDATE budget_leases SET spent_micros = @spent, spent_tokens = @tokens, closed_at = @closed_at, closed_reason = @reason WHERE id = @id;";
+
+    private static Budget? Find(SqliteConnectionLease connection, string id) =>
+        connection.Statement(SelectBudget).Bind("@id", id).Single(ReadBudget);
+
+    private static Lease? FindLease(SqliteConnectionLease connection, string id) =>
+        connection.Statement(SelectLease).Bind("@id", id).Single(ReadLease);
+
+    private static IcTokenRecord? FindIcToken(SqliteConnectionLease connection, string budgetId, string jti) =>
+        connection.Statement(SelectIcToken).Bind("@budget_id", budgetId).Bind("@jti", jti).Single(r => new IcTokenRecord
+        {
+            BudgetId = Text(r, 0),
+            Jti = Text(r, 1),
+            AgentId = Text(r, 2),
+            Permissions = Text(r, 3).Split(' ', StringSplitOptions.RemoveEmptyEntries),
+            IssuedAt = Time(r, 4),
+            ExpiresAt = Time(r, 5),
+            RevokedAt = TimeOrNull(r, 6),
+        });
+
+    private static void WriteCounters(SqliteConnectionLease connection, Budget budget) =>
+        connection.Statement(UpdateCounters)
+            .Bind("@spent", budget.SpentMicros)
+            .Bind("@spent_tokens", budget.SpentTokens)
+            .Bind("@granted", budget.GrantedMicros)
+            .Bind("@reserved", budget.ReservedMicros)
+            .Bind("@open", budget.OpenLeases)
+            .Bind("@id", budget.Id)
+            .Execute();
+
+    private static void WriteLease(SqliteConnectionLease connection, Lease lease) =>
+        connection.Statement(UpdateLease)
+            .Bind("@spent", lease.SpentMicros)
+            .Bind("@tokens", lease.SpentTokens)
+            .Bind("@closed_at", lease.ClosedAt?.ToUnixMs())
+            .Bind("@reason", lease.ClosedReason)
+            .Bind("@id", lease.Id)
+            .Execute();
+
+    private static string Text(sqlite3_stmt row, int column) => raw.sqlite3_column_text(row, column).utf8_to_string();
+
+    private static string? TextOrNull(sqlite3_stmt row, int column) =>
+        raw.sqlite3_column_type(row, column) == raw.SQLITE_NULL ? null : Text(row, column);
+
+    private static DateTimeOffset Time(sqlite3_stmt row, int column) => DateTimeOffset.FromUnixTimeMilliseconds(raw.sqlite3_column_int64(row, column));
+
+    private static DateTimeOffset? TimeOrNull(sqlite3_stmt row, int column) =>
+        raw.sqlite3_column_type(row, column) == raw.SQLITE_NULL ? null : Time(row, column);
+
+    private static Budget ReadBudget(sqlite3_stmt r) => new()
+    {
+        Id = Text(r, 0),
+        UserId = Text(r, 1),
+        Name = Text(r, 2),
+        AllocationMicros = raw.sqlite3_column_int64(r, 3),
+        LlmTokens = raw.sqlite3_column_type(r, 4) == raw.SQLITE_NULL ? null : raw.sqlite3_column_int64(r, 4),
+        SpentMicros = raw.sqlite3_column_int64(r, 5),
+        SpentTokens = raw.sqlite3_column_int64(r, 6),
+        GrantedMicros = raw.sqlite3_column_int64(r, 7),
+        ReservedMicros = raw.sqlite3_column_int64(r, 8),
+        OpenLeases = raw.sqlite3_column_int(r, 9),
+        CreatedAt = Time(r, 10),
+        ExpiresAt = Time(r, 11),
+        RevokedAt = TimeOrNull(r, 12),
+        Provider = TextOrNull(r, 13),
+    };
+
+    private static Lease ReadLease(sqlite3_stmt r) => new()
+    {
+        Id = Text(r, 0),
+        BudgetId = Text(r, 1),
+        AgentId = Text(r, 2),
+        Jti = Text(r, 3),
+        GrantedMicros = raw.sqlite3_column_int64(r, 4),
+        SpentMicros = raw.sqlite3_column_int64(r, 5),
+        SpentTokens = raw.sqlite3_column_int64(r, 6),
+        CreatedAt = Time(r, 7),
+        ExpiresAt = Time(r, 8),
+        ClosedAt = TimeOrNull(r, 9),
+        ClosedReason = TextOrNull(r, 10),
+    };
+
+    private static Budget ReadBudgetRow(SqliteDataReader r) => new()
     {
         Id = r.GetString(0),
         UserId = r.GetString(1),
@@ -527,7 +586,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         Provider = r.GetStringOrNull(13),
     };
 
-    private static Lease ReadLease(SqliteDataReader r) => new()
+    private static Lease ReadLeaseRow(SqliteDataReader r) => new()
     {
         Id = r.GetString(0),
         BudgetId = r.GetString(1),
