@@ -15,7 +15,9 @@ namespace IronAuth.Core.Storage.Sqlite;
 public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
 {
     private const int MaxReportBatch = 256;
+    private const string DataVersion = "PRAGMA data_version;";
     private readonly ConcurrentQueue<PendingReport> pendingReports = new();
+    private readonly KnownRows known = new();
 
     private const string BudgetColumns =
         "id, user_id, name, allocation_micros, llm_tokens, spent_micros, spent_tokens, granted_micros, reserved_micros, open_leases, created_at, expires_at, revoked_at, provider";
@@ -262,6 +264,11 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
             {
                 await WriteReportsAsync(connection);
             }
+            else
+            {
+                // This lease wrote nothing: it must not make the next batch forget what it knows.
+                known.Idle(database.WriteLeases);
+            }
         }
 
         return await mine.Result.Task;
@@ -286,6 +293,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         try
         {
             await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, CancellationToken.None);
+            known.Validate(database.WriteLeases, connection.Statement(DataVersion).Single(row => raw.sqlite3_column_int64(row, 0)));
             for (var i = 0; i < batch.Count; i++)
             {
                 try
@@ -298,10 +306,13 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
                 }
             }
 
+            known.WriteDecided(connection);
             await transaction.CommitAsync();
         }
         catch (Exception e)
         {
+            // Nothing of the batch was committed: what this writer knew of the rows it decided is no longer stored.
+            known.Clear();
             foreach (var report in batch)
             {
                 report.Result.TrySetException(e);
@@ -323,21 +334,22 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         }
     }
 
-    private static LeaseReportResult Report(SqliteConnectionLease connection, LeaseReportRequest request)
+    private LeaseReportResult Report(SqliteConnectionLease connection, LeaseReportRequest request)
     {
         var caller = request.Caller;
-        var budget = Find(connection, caller.BudgetId);
-        if (BudgetLedger.CheckAccess(budget, FindIcToken(connection, caller.BudgetId, caller.Jti), caller) is var denied && denied != BudgetRefusal.None)
+        var budget = known.Budget(connection, caller.BudgetId);
+        if (BudgetLedger.CheckAccess(budget, known.IcToken(connection, caller.BudgetId, caller.Jti), caller) is var denied && denied != BudgetRefusal.None)
         {
             return LeaseReportResult.Refused(denied);
         }
 
-        if (FindLease(connection, request.LeaseId) is not { } lease || lease.BudgetId != caller.BudgetId || lease.Jti != caller.Jti)
+        if (known.Lease(connection, request.LeaseId) is not { } lease || lease.BudgetId != caller.BudgetId || lease.Jti != caller.Jti)
         {
             return LeaseReportResult.Refused(BudgetRefusal.LeaseNotFound);
         }
 
-        // Looked up inside the batch's transaction, so a repeat in the same batch sees the first.
+        // Looked up inside the batch's transaction (report rows are written as each report is decided), so a repeat in
+        // the same batch sees the first.
         var earlier = connection.Statement(SelectReport)
             .Bind("@budget_id", caller.BudgetId)
             .Bind("@report_id", request.ReportId)
@@ -349,8 +361,6 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         }
 
         var decision = BudgetLedger.Report(budget!, lease, request.Tokens, request.CostMicros);
-        WriteLease(connection, decision.Lease);
-        WriteCounters(connection, decision.Budget);
         connection.Statement(InsertReport)
             .Bind("@budget_id", caller.BudgetId)
             .Bind("@report_id", request.ReportId)
@@ -360,13 +370,129 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
             .Bind("@overrun", decision.Overrun ? 1 : 0)
             .Bind("@at", caller.Now.ToUnixMs())
             .Execute();
-        connection.Statement(UpsertAgent)
-            .Bind("@budget_id", caller.BudgetId)
-            .Bind("@agent_id", lease.AgentId)
-            .Bind("@cost", request.CostMicros)
-            .Bind("@tokens", request.Tokens)
-            .Execute();
+        known.Decided(decision, lease.AgentId, request.Tokens, request.CostMicros);
         return new LeaseReportResult(BudgetRefusal.None, decision.LeaseRemainingMicros, decision.Budget.AvailableMicros, decision.Overrun, Duplicate: false);
+    }
+
+    /// <summary>
+    /// What the report writer last read or wrote of budgets, IC tokens and leases, so that a report reads none of them
+    /// when nobody else has written since: no other connection (another process: <c>PRAGMA data_version</c>, read
+    /// inside the batch's transaction, which holds the write lock) and no other holder of this process's write
+    /// connection (<see cref="SqliteDatabase.WriteLeases"/>: grants, closes, revocations, allocation changes, the
+    /// metering writer). Either forgets everything, as does a batch that fails, so a revocation or a new allocation is
+    /// seen by the first report that commits after it, exactly as if every row were read. Each budget, lease and agent
+    /// row a batch changed is written once, before the commit, with its last state (as <see cref="SqliteMeteringStore"/>
+    /// does for buckets and days); the report rows themselves are written as each is decided, for the report_id check.
+    /// </summary>
+    private sealed class KnownRows
+    {
+        private const int MaxRows = 100_000;
+        private readonly Dictionary<string, Budget?> budgets = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string BudgetId, string Jti), IcTokenRecord?> icTokens = [];
+        private readonly Dictionary<string, Lease?> leases = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Budget> unwrittenBudgets = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Lease> unwrittenLeases = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string BudgetId, string AgentId), (long Cost, long Tokens)> unwrittenAgents = [];
+        private long writeLeases = -1;
+        private long dataVersion = -1;
+
+        /// <summary>Called first in each batch's transaction, with the lease it holds and the connection's data version.</summary>
+        public void Validate(long leasesNow, long dataVersionNow)
+        {
+            if (leasesNow != writeLeases + 1 || dataVersionNow != dataVersion || budgets.Count + icTokens.Count + leases.Count > MaxRows)
+            {
+                Clear();
+            }
+
+            writeLeases = leasesNow;
+            dataVersion = dataVersionNow;
+        }
+
+        /// <summary>A lease of the write connection that found its report already committed and wrote nothing.</summary>
+        public void Idle(long leasesNow)
+        {
+            if (leasesNow == writeLeases + 1)
+            {
+                writeLeases = leasesNow;
+            }
+        }
+
+        public void Clear()
+        {
+            budgets.Clear();
+            icTokens.Clear();
+            leases.Clear();
+            unwrittenBudgets.Clear();
+            unwrittenLeases.Clear();
+            unwrittenAgents.Clear();
+        }
+
+        public Budget? Budget(SqliteConnectionLease connection, string id)
+        {
+            if (!budgets.TryGetValue(id, out var budget))
+            {
+                budget = Find(connection, id);
+                budgets[id] = budget;
+            }
+
+            return budget;
+        }
+
+        public IcTokenRecord? IcToken(SqliteConnectionLease connection, string budgetId, string jti)
+        {
+            if (!icTokens.TryGetValue((budgetId, jti), out var token))
+            {
+                token = FindIcToken(connection, budgetId, jti);
+                icTokens[(budgetId, jti)] = token;
+            }
+
+            return token;
+        }
+
+        public Lease? Lease(SqliteConnectionLease connection, string id)
+        {
+            if (!leases.TryGetValue(id, out var lease))
+            {
+                lease = FindLease(connection, id);
+                leases[id] = lease;
+            }
+
+            return lease;
+        }
+
+        public void Decided(BudgetLedger.ReportDecision decision, string agentId, long tokens, long costMicros)
+        {
+            budgets[decision.Budget.Id] = decision.Budget;
+            unwrittenBudgets[decision.Budget.Id] = decision.Budget;
+            leases[decision.Lease.Id] = decision.Lease;
+            unwrittenLeases[decision.Lease.Id] = decision.Lease;
+            var key = (decision.Budget.Id, agentId);
+            var (cost, sum) = unwrittenAgents.GetValueOrDefault(key);
+            unwrittenAgents[key] = (cost + costMicros, sum + tokens);
+        }
+
+        /// <summary>Writes every row the batch changed, once, before it commits.</summary>
+        public void WriteDecided(SqliteConnectionLease connection)
+        {
+            foreach (var lease in unwrittenLeases.Values)
+            {
+                WriteLease(connection, lease);
+            }
+
+            foreach (var budget in unwrittenBudgets.Values)
+            {
+                WriteCounters(connection, budget);
+            }
+
+            foreach (var ((budgetId, agentId), (cost, tokens)) in unwrittenAgents)
+            {
+                connection.Statement(UpsertAgent).Bind("@budget_id", budgetId).Bind("@agent_id", agentId).Bind("@cost", cost).Bind("@tokens", tokens).Execute();
+            }
+
+            unwrittenBudgets.Clear();
+            unwrittenLeases.Clear();
+            unwrittenAgents.Clear();
+        }
     }
 
     private sealed record PendingReport(LeaseReportRequest Request)
