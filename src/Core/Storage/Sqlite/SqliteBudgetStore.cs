@@ -18,6 +18,7 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
     private const string DataVersion = "PRAGMA data_version;";
     private readonly ConcurrentQueue<PendingReport> pendingReports = new();
     private readonly KnownRows known = new();
+    private int draining;
 
     private const string BudgetColumns =
         "id, user_id, name, allocation_micros, llm_tokens, spent_micros, spent_tokens, granted_micros, reserved_micros, open_leases, created_at, expires_at, revoked_at, provider";
@@ -254,24 +255,48 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
     public async Task<LeaseReportResult> ReportAsync(LeaseReportRequest request, CancellationToken cancellationToken)
     {
         var mine = new PendingReport(request);
-        pendingReports.Enqueue(mine);
         // Not cancellable once queued: the report may already be in a batch another caller is committing.
-        await using (var connection = await database.WriteAsync(CancellationToken.None))
+        pendingReports.Enqueue(mine);
+        if (Interlocked.CompareExchange(ref draining, 1, 0) == 0)
         {
-            // Whoever holds the write connection commits every report waiting, this one included unless an earlier
-            // holder already did (it answers its batch before it lets the connection go).
-            if (!mine.Result.Task.IsCompleted)
-            {
-                await WriteReportsAsync(connection);
-            }
-            else
-            {
-                // This lease wrote nothing: it must not make the next batch forget what it knows.
-                known.Idle(database.WriteLeases);
-            }
+            await DrainReportsAsync();
         }
 
         return await mine.Result.Task;
+    }
+
+    /// <summary>
+    /// One caller at a time drains the queue, a batch per lease of the write connection, while the others only wait for
+    /// their answers: when every waiting caller took the write connection in turn (mostly to find its report already
+    /// committed), the hand-overs cost more than the reports. The flag is cleared before the queue is looked at again,
+    /// so a report enqueued while the drainer was finishing is either seen by it or drained by its own caller.
+    /// </summary>
+    private async Task DrainReportsAsync()
+    {
+        do
+        {
+            try
+            {
+                while (!pendingReports.IsEmpty)
+                {
+                    await using var connection = await database.WriteAsync(CancellationToken.None);
+                    await WriteReportsAsync(connection);
+                }
+            }
+            catch (Exception e)
+            {
+                // The write connection could not be had (the store is shutting down): nobody waits forever.
+                while (pendingReports.TryDequeue(out var report))
+                {
+                    report.Result.TrySetException(e);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref draining, 0);
+            }
+        }
+        while (!pendingReports.IsEmpty && Interlocked.CompareExchange(ref draining, 1, 0) == 0);
     }
 
     /// <summary>
@@ -406,15 +431,6 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
 
             writeLeases = leasesNow;
             dataVersion = dataVersionNow;
-        }
-
-        /// <summary>A lease of the write connection that found its report already committed and wrote nothing.</summary>
-        public void Idle(long leasesNow)
-        {
-            if (leasesNow == writeLeases + 1)
-            {
-                writeLeases = leasesNow;
-            }
         }
 
         public void Clear()
