@@ -12,13 +12,24 @@ namespace IronAuth.Core.Storage.Sqlite;
 /// writes cannot interleave with any other grant, report or revocation, so concurrent grants never add up to more than
 /// the allocation and a revocation stops every call that commits after it.
 /// </summary>
-public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
+public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
 {
     private const int MaxReportBatch = 256;
     private const string DataVersion = "PRAGMA data_version;";
     private readonly ConcurrentQueue<PendingReport> pendingReports = new();
+    private const int YieldsBeforeSleep = 20;
+    private readonly SqliteDatabase database;
     private readonly KnownRows known = new();
-    private int draining;
+    private readonly ManualResetEventSlim wake = new(false, spinCount: 0);
+    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool completed;
+    private int idle;
+
+    public SqliteBudgetStore(SqliteDatabase database)
+    {
+        this.database = database;
+        new Thread(WriteLoop) { IsBackground = true, Name = "IronAuth SQLite reports" }.Start();
+    }
 
     private const string BudgetColumns =
         "id, user_id, name, allocation_micros, llm_tokens, spent_micros, spent_tokens, granted_micros, reserved_micros, open_leases, created_at, expires_at, revoked_at, provider";
@@ -252,51 +263,97 @@ public sealed class SqliteBudgetStore(SqliteDatabase database) : IBudgetStore
         };
     }
 
-    public async Task<LeaseReportResult> ReportAsync(LeaseReportRequest request, CancellationToken cancellationToken)
+    public Task<LeaseReportResult> ReportAsync(LeaseReportRequest request, CancellationToken cancellationToken)
     {
+        // Not cancellable once queued: the report may already be in the batch being committed.
+        ObjectDisposedException.ThrowIf(completed, this);
         var mine = new PendingReport(request);
-        // Not cancellable once queued: the report may already be in a batch another caller is committing.
         pendingReports.Enqueue(mine);
-        if (Interlocked.CompareExchange(ref draining, 1, 0) == 0)
+        if (Interlocked.Exchange(ref idle, 0) == 1)
         {
-            await DrainReportsAsync();
+            wake.Set();
         }
 
-        return await mine.Result.Task;
+        return mine.Result.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        completed = true;
+        if (Interlocked.Exchange(ref idle, 0) == 1)
+        {
+            wake.Set();
+        }
+
+        await stopped.Task;
     }
 
     /// <summary>
-    /// One caller at a time drains the queue, a batch per lease of the write connection, while the others only wait for
-    /// their answers: when every waiting caller took the write connection in turn (mostly to find its report already
-    /// committed), the hand-overs cost more than the reports. The flag is cleared before the queue is looked at again,
-    /// so a report enqueued while the drainer was finishing is either seen by it or drained by its own caller.
+    /// The report writer: a thread of its own, as <see cref="SqliteMeteringStore"/>'s (and for the same reasons: every
+    /// report waits for it, so it must not queue behind the requests on the pool, and waking a sleeping thread is what a
+    /// batch cost most on a small machine, so it yields a while before it sleeps). Each batch takes the write connection
+    /// once.
     /// </summary>
-    private async Task DrainReportsAsync()
+    private void WriteLoop()
     {
-        do
+        var yields = 0;
+        while (true)
         {
-            try
+            if (!pendingReports.IsEmpty)
             {
-                while (!pendingReports.IsEmpty)
+                yields = 0;
+                try
                 {
-                    await using var connection = await database.WriteAsync(CancellationToken.None);
-                    await WriteReportsAsync(connection);
+                    var connection = database.WriteAsync(CancellationToken.None).GetAwaiter().GetResult();
+                    try
+                    {
+                        WriteReportsAsync(connection).GetAwaiter().GetResult();
+                    }
+                    finally
+                    {
+                        connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    }
                 }
-            }
-            catch (Exception e)
-            {
-                // The write connection could not be had (the store is shutting down): nobody waits forever.
-                while (pendingReports.TryDequeue(out var report))
+                catch (Exception e)
                 {
-                    report.Result.TrySetException(e);
+                    // The write connection could not be had (the store is shutting down): nobody waits forever.
+                    while (pendingReports.TryDequeue(out var report))
+                    {
+                        report.Result.TrySetException(e);
+                    }
                 }
+
+                continue;
             }
-            finally
+
+            if (completed)
             {
-                Volatile.Write(ref draining, 0);
+                break;
             }
+
+            if (yields++ < YieldsBeforeSleep)
+            {
+                Thread.Yield();
+                continue;
+            }
+
+            yields = 0;
+            Volatile.Write(ref idle, 1);
+            if ((!pendingReports.IsEmpty || completed) && Interlocked.Exchange(ref idle, 0) == 1)
+            {
+                continue;
+            }
+
+            wake.Wait();
+            wake.Reset();
         }
-        while (!pendingReports.IsEmpty && Interlocked.CompareExchange(ref draining, 1, 0) == 0);
+
+        while (pendingReports.TryDequeue(out var late))
+        {
+            late.Result.TrySetException(new ObjectDisposedException(nameof(SqliteBudgetStore)));
+        }
+
+        stopped.SetResult();
     }
 
     /// <summary>
