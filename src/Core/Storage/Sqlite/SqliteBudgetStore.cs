@@ -15,9 +15,11 @@ namespace IronAuth.Core.Storage.Sqlite;
 public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
 {
     private const int MaxReportBatch = 256;
+    // Before it sleeps, the report writer yields its core this many times, looking for work in between (see
+    // SqliteMeteringStore: waking a sleeping thread is what a batch cost most on a small machine).
+    private const int YieldsBeforeSleep = 20;
     private const string DataVersion = "PRAGMA data_version;";
     private readonly ConcurrentQueue<PendingReport> pendingReports = new();
-    private const int YieldsBeforeSleep = 20;
     private readonly SqliteDatabase database;
     private readonly KnownRows known = new();
     private readonly ManualResetEventSlim wake = new(false, spinCount: 0);
