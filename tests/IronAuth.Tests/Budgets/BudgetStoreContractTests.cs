@@ -163,6 +163,53 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Changes_made_between_two_reports_by_another_process_or_another_call_are_seen_by_the_second()
+    {
+        // A store that remembers rows between reports (the SQLite report writer does) must still see every change made
+        // in between, whether by another process or by another call of its own process.
+        await using var other = BuildServices(Settings);
+        var otherStore = other.GetRequiredService<IBudgetStore>();
+
+        // The allocation lowered elsewhere: the second report answers with the new figure.
+        var (budget, token) = await NewBudgetAsync(100m);
+        var lease = (await GrantAsync(Store, token, 10m)).Lease!;
+        Assert.Equal(M(90m), (await ReportAsync(token, lease.Id, 1m)).BudgetRemainingMicros);
+        Assert.Equal(AllocationOutcome.Changed, (await otherStore.SetAllocationAsync(budget.Id, M(50m), default)).Outcome);
+        Assert.Equal(M(40m), (await ReportAsync(token, lease.Id, 1m)).BudgetRemainingMicros);
+        // Another process's report on the same lease, then ours: both counted, on top of each other.
+        await otherStore.ReportAsync(new LeaseReportRequest(CallerOf(token), lease.Id, "elsewhere", 5, M(1m)), default);
+        var third = await ReportAsync(token, lease.Id, 1m, tokens: 5);
+        Assert.Equal((M(6m), M(40m)), (third.LeaseRemainingMicros, third.BudgetRemainingMicros));
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((M(4m), 10L, M(6m)), (after.SpentMicros, after.SpentTokens, after.ReservedMicros));
+        Assert.Equal(M(4m), (await Store.SpendByAgentAsync(budget.Id, default))[token.AgentId]);
+
+        // The budget revoked by another process.
+        Assert.True(await otherStore.RevokeAsync(budget.Id, Time.GetUtcNow(), default));
+        Assert.Equal(BudgetRefusal.BudgetRevoked, (await ReportAsync(token, lease.Id, 1m)).Refusal);
+
+        // The IC token revoked by another process, and one revoked by this process.
+        var (second, secondToken) = await NewBudgetAsync(100m);
+        var secondLease = (await GrantAsync(Store, secondToken, 10m)).Lease!;
+        Assert.Equal(BudgetRefusal.None, (await ReportAsync(secondToken, secondLease.Id, 1m)).Refusal);
+        Assert.True(await otherStore.RevokeIcTokenAsync(second.Id, secondToken.Jti, Time.GetUtcNow(), default));
+        Assert.Equal(BudgetRefusal.IcTokenRevoked, (await ReportAsync(secondToken, secondLease.Id, 1m)).Refusal);
+        var thirdToken = await NewIcTokenAsync(second, "agent-3");
+        var thirdLease = (await GrantAsync(Store, thirdToken, 10m)).Lease!;
+        Assert.Equal(BudgetRefusal.None, (await ReportAsync(thirdToken, thirdLease.Id, 1m)).Refusal);
+        Assert.True(await Store.RevokeIcTokenAsync(second.Id, thirdToken.Jti, Time.GetUtcNow(), default));
+        Assert.Equal(BudgetRefusal.IcTokenRevoked, (await ReportAsync(thirdToken, thirdLease.Id, 1m)).Refusal);
+
+        // A lease closed by this process between two reports: the second is counted as overrun.
+        var fourthToken = await NewIcTokenAsync(second, "agent-4");
+        var fourthLease = (await GrantAsync(Store, fourthToken, 10m)).Lease!;
+        Assert.False((await ReportAsync(fourthToken, fourthLease.Id, 1m)).Overrun);
+        Assert.Equal(BudgetRefusal.None, (await Store.CloseAsync(CallerOf(fourthToken), fourthLease.Id, default)).Refusal);
+        var late = await ReportAsync(fourthToken, fourthLease.Id, 1m);
+        Assert.Equal((BudgetRefusal.None, true, 0L), (late.Refusal, late.Overrun, late.LeaseRemainingMicros));
+    }
+
+    [Fact]
     public async Task A_grant_larger_than_what_is_left_gets_what_is_left_and_then_nothing()
     {
         var (_, token) = await NewBudgetAsync(25m);

@@ -27,7 +27,11 @@ internal sealed class SqliteStatement : IDisposable
         }
     }
 
-    public SqliteStatement Bind(string name, string value) => Check(raw.sqlite3_bind_text(statement, positions[name], value));
+    public SqliteStatement Bind(string name, string? value) =>
+        Check(value is null ? raw.sqlite3_bind_null(statement, positions[name]) : raw.sqlite3_bind_text(statement, positions[name], value));
+
+    public SqliteStatement Bind(string name, long? value) =>
+        Check(value is { } v ? raw.sqlite3_bind_int64(statement, positions[name], v) : raw.sqlite3_bind_null(statement, positions[name]));
 
     public SqliteStatement Bind(string name, long value) => Check(raw.sqlite3_bind_int64(statement, positions[name], value));
 
