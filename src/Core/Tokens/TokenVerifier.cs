@@ -168,8 +168,9 @@ public sealed class TokenVerifier(
         var check = await CheckAsync(presented, cancellationToken);
         if (caller.Refusal is not null || check.Refusal is not null)
         {
+            // Nothing to meter together: the caller's use alone, and the presented token's refusal if the caller went through.
             var own = await UseAsync(caller, cancellationToken);
-            return (own, own.IsValid ? Counted(activity, check.Refusal ?? await MeterAsync(check, llmTokens, cost, detail, cancellationToken)) : null);
+            return (own, own.IsValid ? Counted(activity, check.Refusal!) : null);
         }
 
         var now = time.GetUtcNow();

@@ -288,6 +288,30 @@ public abstract class TokenTests(ApiTarget target) : IAsyncLifetime
         await (await server.NewClient(gateway).GetAsync("api/users")).AssertProblemAsync(HttpStatusCode.Forbidden, "forbidden");
     }
 
+    [Fact]
+    public async Task A_gateway_token_is_metered_with_the_token_it_verifies_and_a_refused_gateway_spends_nothing_of_it()
+    {
+        // Issue 17: the gateway's own use and the verified token's are one metering step.
+        var (gateway, gatewayId, _) = await CreateAsync(admin, new { name = "gateway", scopes = new[] { "tokens:verify" }, limits = new { burst = 3, requests_per_second = 0.001 } });
+        var (token, id, _) = await CreateAsync(admin, new { name = "user" });
+        var asGateway = server.NewClient(gateway);
+
+        var valid = await (await asGateway.PostAsJsonAsync("api/tokens/verify", new { token, usage = new { tokens = 10 } })).ReadJsonAsync();
+        Assert.Equal((true, id), (valid["valid"]!.GetValue<bool>(), valid["token_id"]!.GetValue<string>()));
+        var unknown = await (await asGateway.PostAsJsonAsync("api/tokens/verify", new { token = token[..^4] + "AAAA" })).ReadJsonAsync();
+        Assert.False(unknown["valid"]!.GetValue<bool>());
+        var malformed = await asGateway.PostAsJsonAsync("api/tokens/verify", new { token = 42 });
+        await malformed.AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+
+        // Three requests took the gateway's burst of three; the fourth is the gateway's 429, and the user's token is untouched.
+        var refused = await asGateway.PostAsJsonAsync("api/tokens/verify", new { token, usage = new { tokens = 10 } });
+        await refused.AssertProblemAsync(HttpStatusCode.TooManyRequests, "rate_limited");
+        var usage = await (await admin.GetAsync($"api/tokens/{id}/usage")).ReadJsonAsync();
+        Assert.Equal((1L, 10L), (usage[0]!["requests"]!.GetValue<long>(), usage[0]!["tokens"]!.GetValue<long>()));
+        var gatewayUsage = await (await admin.GetAsync($"api/tokens/{gatewayId}/usage")).ReadJsonAsync();
+        Assert.Equal(3L, gatewayUsage[0]!["requests"]!.GetValue<long>());
+    }
+
     [ServerFact("moves the server's clock within and past the coalescing minute")]
     public async Task Last_used_is_recorded_but_coalesced()
     {
