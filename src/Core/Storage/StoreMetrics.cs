@@ -56,9 +56,9 @@ public static class StoreMetrics
 
     private static readonly KeyValuePair<string, object?>[][] RoundTripTags = [[SqliteStore], [TablesStore]];
 
-    // Set on the SQLite metering writer thread, whose statements are timed as one batch (see SqliteOperations).
+    // Set on the SQLite batch writer threads (metering, budget reports), whose statements are timed as one batch (see SqliteOperations).
     [ThreadStatic]
-    private static bool meteringThread;
+    private static bool writerThread;
 
     public static ObservableCounter<long> RoundTrips { get; } = Meter.CreateObservableCounter(
         "ironauth.store.round_trips", () => RoundTripCounts.Measurements(RoundTripTags), description: "Store operations sent: SQLite statements, Table Storage requests");
@@ -102,12 +102,12 @@ public static class StoreMetrics
     }
 
     /// <summary>Starts timing a round trip (and its span, when traced); <see cref="Timing.Dispose"/> records it.</summary>
-    public static Timing StartSqlite(int operation) => meteringThread ? default : Start(SqliteSpanNames[operation], SqliteTags[operation]);
+    public static Timing StartSqlite(int operation) => writerThread ? default : Start(SqliteSpanNames[operation], SqliteTags[operation]);
 
-    /// <summary>Marks the calling thread as the SQLite metering writer: from now on its statements are not timed one by one.</summary>
-    public static void MarkMeteringThread() => meteringThread = true;
+    /// <summary>Marks the calling thread as an SQLite batch writer: from now on its statements are not timed one by one.</summary>
+    public static void MarkWriterThread() => writerThread = true;
 
-    /// <summary>Starts timing one whole metering transaction on the writer thread (operation <c>batch</c>).</summary>
+    /// <summary>Starts timing one whole group-commit transaction on a batch writer thread (operation <c>batch</c>).</summary>
     public static Timing StartSqliteBatch() => Start(SqliteSpanNames[7], SqliteTags[7]);
 
     public static Timing StartTables(int operation) => Start(TableSpanNames[operation], TableTags[operation]);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using IronAuth.Core.Budgets;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -14,23 +13,14 @@ namespace IronAuth.Core.Storage.Sqlite;
 /// </summary>
 public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
 {
-    private const int MaxReportBatch = 256;
-    // Before it sleeps, the report writer yields its core this many times, looking for work in between (see
-    // SqliteMeteringStore: waking a sleeping thread is what a batch cost most on a small machine).
-    private const int YieldsBeforeSleep = 20;
-    private const string DataVersion = "PRAGMA data_version;";
-    private readonly ConcurrentQueue<PendingReport> pendingReports = new();
     private readonly SqliteDatabase database;
     private readonly KnownRows known = new();
-    private readonly ManualResetEventSlim wake = new(false, spinCount: 0);
-    private readonly TaskCompletionSource stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile bool completed;
-    private int idle;
+    private readonly SqliteBatchWriter<LeaseReportRequest, LeaseReportResult> reports;
 
     public SqliteBudgetStore(SqliteDatabase database)
     {
         this.database = database;
-        new Thread(WriteLoop) { IsBackground = true, Name = "IronAuth SQLite reports" }.Start();
+        reports = new(database, known, Report, "IronAuth SQLite reports");
     }
 
     private const string BudgetColumns =
@@ -265,158 +255,16 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         };
     }
 
-    public Task<LeaseReportResult> ReportAsync(LeaseReportRequest request, CancellationToken cancellationToken)
-    {
-        // Not cancellable once queued: the report may already be in the batch being committed.
-        ObjectDisposedException.ThrowIf(completed, this);
-        var mine = new PendingReport(request);
-        pendingReports.Enqueue(mine);
-        if (Interlocked.Exchange(ref idle, 0) == 1)
-        {
-            wake.Set();
-        }
-
-        return mine.Result.Task;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        completed = true;
-        if (Interlocked.Exchange(ref idle, 0) == 1)
-        {
-            wake.Set();
-        }
-
-        await stopped.Task;
-    }
-
     /// <summary>
-    /// The report writer: a thread of its own, as <see cref="SqliteMeteringStore"/>'s (and for the same reasons: every
-    /// report waits for it, so it must not queue behind the requests on the pool, and waking a sleeping thread is what a
-    /// batch cost most on a small machine, so it yields a while before it sleeps). Each batch takes the write connection
-    /// once.
+    /// Reports that arrive together are committed together (as the metering of verifies is, by a
+    /// <see cref="SqliteBatchWriter{TRequest, TResult}"/>): each report is read, decided and written in turn inside the
+    /// batch's transaction, so each sees the ones before it and the guarantees are those of one transaction per report.
+    /// Not cancellable once queued: the report may already be in the batch being committed.
     /// </summary>
-    private void WriteLoop()
-    {
-        var yields = 0;
-        while (true)
-        {
-            if (!pendingReports.IsEmpty)
-            {
-                yields = 0;
-                try
-                {
-                    var connection = database.WriteAsync(CancellationToken.None).GetAwaiter().GetResult();
-                    try
-                    {
-                        WriteReportsAsync(connection).GetAwaiter().GetResult();
-                    }
-                    finally
-                    {
-                        connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                    }
-                }
-                catch (Exception e)
-                {
-                    // The write connection could not be had (the store is shutting down): nobody waits forever.
-                    while (pendingReports.TryDequeue(out var report))
-                    {
-                        report.Result.TrySetException(e);
-                    }
-                }
+    public Task<LeaseReportResult> ReportAsync(LeaseReportRequest request, CancellationToken cancellationToken) =>
+        reports.EnqueueAsync(request, CancellationToken.None);
 
-                continue;
-            }
-
-            if (completed)
-            {
-                break;
-            }
-
-            if (yields++ < YieldsBeforeSleep)
-            {
-                Thread.Yield();
-                continue;
-            }
-
-            yields = 0;
-            Volatile.Write(ref idle, 1);
-            if ((!pendingReports.IsEmpty || completed) && Interlocked.Exchange(ref idle, 0) == 1)
-            {
-                continue;
-            }
-
-            wake.Wait();
-            wake.Reset();
-        }
-
-        while (pendingReports.TryDequeue(out var late))
-        {
-            late.Result.TrySetException(new ObjectDisposedException(nameof(SqliteBudgetStore)));
-        }
-
-        stopped.SetResult();
-    }
-
-    /// <summary>
-    /// Reports that arrive together are committed together (as the metering of verifies is): one BEGIN IMMEDIATE
-    /// transaction for the batch, each report read, decided and written in turn, so each sees the ones before it and the
-    /// guarantees are those of one transaction per report. Each report reads and decides before it writes; one whose
-    /// decision throws fails alone, having written nothing, and only a failure of the database fails the batch.
-    /// </summary>
-    private async Task WriteReportsAsync(SqliteConnectionLease connection)
-    {
-        var batch = new List<PendingReport>();
-        while (batch.Count < MaxReportBatch && pendingReports.TryDequeue(out var next))
-        {
-            batch.Add(next);
-        }
-
-        var results = new LeaseReportResult?[batch.Count];
-        var failures = new Exception?[batch.Count];
-        try
-        {
-            await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, CancellationToken.None);
-            known.Validate(database.WriteLeases, connection.Statement(DataVersion).Single(row => raw.sqlite3_column_int64(row, 0)));
-            for (var i = 0; i < batch.Count; i++)
-            {
-                try
-                {
-                    results[i] = Report(connection, batch[i].Request);
-                }
-                catch (Exception e) when (e is not SqliteException)
-                {
-                    failures[i] = e;
-                }
-            }
-
-            known.WriteDecided(connection);
-            await transaction.CommitAsync();
-        }
-        catch (Exception e)
-        {
-            // Nothing of the batch was committed: what this writer knew of the rows it decided is no longer stored.
-            known.Clear();
-            foreach (var report in batch)
-            {
-                report.Result.TrySetException(e);
-            }
-
-            return;
-        }
-
-        for (var i = 0; i < batch.Count; i++)
-        {
-            if (failures[i] is { } failure)
-            {
-                batch[i].Result.TrySetException(failure);
-            }
-            else
-            {
-                batch[i].Result.TrySetResult(results[i]!);
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => reports.DisposeAsync();
 
     private LeaseReportResult Report(SqliteConnectionLease connection, LeaseReportRequest request)
     {
@@ -459,40 +307,23 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     }
 
     /// <summary>
-    /// What the report writer last read or wrote of budgets, IC tokens and leases, so that a report reads none of them
-    /// when nobody else has written since: no other connection (another process: <c>PRAGMA data_version</c>, read
-    /// inside the batch's transaction, which holds the write lock) and no other holder of this process's write
-    /// connection (<see cref="SqliteDatabase.WriteLeases"/>: grants, closes, revocations, allocation changes, the
-    /// metering writer). Either forgets everything, as does a batch that fails, so a revocation or a new allocation is
-    /// seen by the first report that commits after it, exactly as if every row were read. Each budget, lease and agent
-    /// row a batch changed is written once, before the commit, with its last state (as <see cref="SqliteMeteringStore"/>
-    /// does for buckets and days); the report rows themselves are written as each is decided, for the report_id check.
+    /// What the report writer last read or wrote of budgets, IC tokens and leases (see <see cref="SqliteRowCache"/> for
+    /// when it forgets: grants, closes, revocations and allocation changes take the write connection, so a revocation or
+    /// a new allocation is seen by the first report that commits after it, exactly as if every row were read). The
+    /// report rows themselves are written as each is decided, for the report_id check.
     /// </summary>
-    private sealed class KnownRows
+    private sealed class KnownRows : SqliteRowCache
     {
-        private const int MaxRows = 100_000;
         private readonly Dictionary<string, Budget?> budgets = new(StringComparer.Ordinal);
         private readonly Dictionary<(string BudgetId, string Jti), IcTokenRecord?> icTokens = [];
         private readonly Dictionary<string, Lease?> leases = new(StringComparer.Ordinal);
         private readonly Dictionary<string, Budget> unwrittenBudgets = new(StringComparer.Ordinal);
         private readonly Dictionary<string, Lease> unwrittenLeases = new(StringComparer.Ordinal);
         private readonly Dictionary<(string BudgetId, string AgentId), (long Cost, long Tokens)> unwrittenAgents = [];
-        private long writeLeases = -1;
-        private long dataVersion = -1;
 
-        /// <summary>Called first in each batch's transaction, with the lease it holds and the connection's data version.</summary>
-        public void Validate(long leasesNow, long dataVersionNow)
-        {
-            if (leasesNow != writeLeases + 1 || dataVersionNow != dataVersion || budgets.Count + icTokens.Count + leases.Count > MaxRows)
-            {
-                Clear();
-            }
+        protected override int Count => budgets.Count + icTokens.Count + leases.Count;
 
-            writeLeases = leasesNow;
-            dataVersion = dataVersionNow;
-        }
-
-        public void Clear()
+        public override void Clear()
         {
             budgets.Clear();
             icTokens.Clear();
@@ -546,8 +377,7 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             unwrittenAgents[key] = (cost + costMicros, sum + tokens);
         }
 
-        /// <summary>Writes every row the batch changed, once, before it commits.</summary>
-        public void WriteDecided(SqliteConnectionLease connection)
+        public override void WriteDecided(SqliteConnectionLease connection)
         {
             foreach (var lease in unwrittenLeases.Values)
             {
@@ -568,11 +398,6 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             unwrittenLeases.Clear();
             unwrittenAgents.Clear();
         }
-    }
-
-    private sealed record PendingReport(LeaseReportRequest Request)
-    {
-        public TaskCompletionSource<LeaseReportResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async Task<LeaseCloseResult> CloseAsync(IcCaller caller, string leaseId, CancellationToken cancellationToken)
