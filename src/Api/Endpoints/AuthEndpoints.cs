@@ -72,7 +72,7 @@ public static class AuthEndpoints
             UserResponse.From(caller!.User),
             caller.Role.ToWire(),
             caller.Method == AuthMethod.Session ? "session" : "api_token",
-            [.. caller.Scopes.Order(StringComparer.Ordinal)],
+            caller.Scopes.Ordered,
             caller.SessionId,
             caller.TokenId), ApiJsonContext.Default.MeResponse);
     }

@@ -136,7 +136,7 @@ public static class TokenEndpoints
             verdict.IsValid ? null : TokenVerdict.ToWire(verdict.Code),
             verdict.Token?.Id,
             verdict.Token?.UserId,
-            verdict.Scopes?.Order(StringComparer.Ordinal).ToList(),
+            verdict.Scopes?.Ordered,
             verdict.Token?.ExpiresAt,
             RateLimitHeaders.Info(verdict),
             RateLimitHeaders.Quota(verdict)), ApiJsonContext.Default.VerifyTokenResponse);

@@ -45,18 +45,32 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
     /// <param name="cancellationToken">Stops this caller waiting; a load others share goes on.</param>
     // ValueTask: a hit (nearly every call under load) completes synchronously and allocates nothing.
     public ValueTask<ApiToken?> GetTokenAsync(byte[] digest, Func<ApiToken?, CancellationToken, Task<ApiToken?>> load, CancellationToken cancellationToken) =>
-        GetAsync(tokens, CacheKind.Token, Convert.ToBase64String(digest), load, cancellationToken);
+        GetTokenAsync(digest, load, static (load, known, ct) => load(known, ct), cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetTokenAsync(byte[], Func{ApiToken?, CancellationToken, Task{ApiToken?}}, CancellationToken)"/>, with
+    /// what the load needs passed as <paramref name="state"/>: a hit allocates no closure.
+    /// </summary>
+    public ValueTask<ApiToken?> GetTokenAsync<TState>(
+        byte[] digest, TState state, Func<TState, ApiToken?, CancellationToken, Task<ApiToken?>> load, CancellationToken cancellationToken) =>
+        GetAsync(tokens, CacheKind.Token, Convert.ToBase64String(digest), state, load, cancellationToken);
 
     /// <summary>
     /// The session, from the cache or read by <paramref name="load"/>. Concurrent misses share the first caller's load,
     /// cancellation token and all: when that caller gives up, the others load again with their own.
     /// </summary>
-    public ValueTask<Session?> GetSessionAsync(string id, Func<Task<Session?>> load) =>
-        GetAsync(sessions, CacheKind.Session, id, (_, _) => load(), CancellationToken.None);
+    public ValueTask<Session?> GetSessionAsync(string id, Func<Task<Session?>> load) => GetSessionAsync(id, load, static load => load());
 
-    /// <summary>The user, from the cache or read by <paramref name="load"/>, shared as <see cref="GetSessionAsync"/>'s is.</summary>
-    public ValueTask<User?> GetUserAsync(string id, Func<Task<User?>> load) =>
-        GetAsync(users, CacheKind.User, id, (_, _) => load(), CancellationToken.None);
+    /// <summary>As <see cref="GetSessionAsync(string, Func{Task{Session?}})"/>, with the load's <paramref name="state"/>.</summary>
+    public ValueTask<Session?> GetSessionAsync<TState>(string id, TState state, Func<TState, Task<Session?>> load) =>
+        GetAsync(sessions, CacheKind.Session, id, (state, load), static (s, _, _) => s.load(s.state), CancellationToken.None);
+
+    /// <summary>The user, from the cache or read by <paramref name="load"/>, shared as <see cref="GetSessionAsync(string, Func{Task{Session?}})"/>'s is.</summary>
+    public ValueTask<User?> GetUserAsync(string id, Func<Task<User?>> load) => GetUserAsync(id, load, static load => load());
+
+    /// <summary>As <see cref="GetUserAsync(string, Func{Task{User?}})"/>, with the load's <paramref name="state"/>.</summary>
+    public ValueTask<User?> GetUserAsync<TState>(string id, TState state, Func<TState, Task<User?>> load) =>
+        GetAsync(users, CacheKind.User, id, (state, load), static (s, _, _) => s.load(s.state), CancellationToken.None);
 
     public void EvictToken(byte[] digest) => Evict(tokens, Convert.ToBase64String(digest));
 
@@ -91,20 +105,23 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
         }
     }
 
-    private ValueTask<T?> GetAsync<T>(Section<T> section, CacheKind kind, string key, Func<T?, CancellationToken, Task<T?>> load, CancellationToken cancellationToken)
+    private ValueTask<T?> GetAsync<T, TState>(
+        Section<T> section, CacheKind kind, string key, TState state, Func<TState, T?, CancellationToken, Task<T?>> load, CancellationToken cancellationToken)
         where T : class
     {
         var now = time.GetUtcNow();
         if (Ttl <= TimeSpan.Zero)
         {
             metrics.CacheLookup(kind, hit: false);
-            return new ValueTask<T?>(load(null, cancellationToken));
+            return new ValueTask<T?>(load(state, null, cancellationToken));
         }
 
         var found = section.Entries.TryGetValue(key, out var cached);
         var hit = found && cached!.Expires > now;
         metrics.CacheLookup(kind, hit);
-        return hit ? new ValueTask<T?>(cached!.Value) : LoadAsync(section, key, found ? cached!.Value : null, load, now, cancellationToken);
+        return hit
+            ? new ValueTask<T?>(cached!.Value)
+            : LoadAsync(section, key, found ? cached!.Value : null, (expired, ct) => load(state, expired, ct), now, cancellationToken);
     }
 
     private async ValueTask<T?> LoadAsync<T>(

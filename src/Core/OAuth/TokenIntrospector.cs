@@ -54,7 +54,7 @@ public sealed class TokenIntrospector(
         {
             return await ActiveApiTokenAsync(token, now, cancellationToken) is { } api
                 ? new Introspection(true, TokenKind.ApiToken, api.Owner.Id, api.Owner.Username, api.Token.Id,
-                    string.Join(' ', TokenVerifier.EffectiveScopes(api.Token, api.Owner).Order(StringComparer.Ordinal)),
+                    string.Join(' ', TokenVerifier.EffectiveScopes(api.Token, api.Owner).Ordered),
                     api.Token.CreatedAt, api.Token.ExpiresAt)
                 : Introspection.Inactive;
         }
@@ -64,7 +64,7 @@ public sealed class TokenIntrospector(
             var record = await sessions.FindRefreshTokenAsync(sessionId, Ids.Digest(token), cancellationToken);
             return record is { SpentAt: null } && record.ExpiresAt > now && await ActiveSessionUserAsync(sessionId, now, cancellationToken) is { } user
                 ? new Introspection(true, TokenKind.RefreshToken, user.Id, user.Username, AccessTokens.FirstPartyClientId,
-                    string.Join(' ', Permissions.Of(user.Role).Order(StringComparer.Ordinal)), record.IssuedAt, record.ExpiresAt)
+                    string.Join(' ', Permissions.Of(user.Role).Ordered), record.IssuedAt, record.ExpiresAt)
                 : Introspection.Inactive;
         }
 

@@ -285,13 +285,13 @@ public sealed partial class SignInManager(
         }
 
         var now = time.GetUtcNow();
-        var session = await cache.GetSessionAsync(sessionId, () => sessions.FindAsync(sessionId, cancellationToken));
+        var session = await cache.GetSessionAsync(sessionId, (sessions, sessionId, cancellationToken), static s => s.sessions.FindAsync(s.sessionId, s.cancellationToken));
         if (session is null || session.UserId != claims.UserId || !session.IsActiveAt(now))
         {
             return InvalidToken;
         }
 
-        var user = await cache.GetUserAsync(claims.UserId, () => users.FindByIdAsync(claims.UserId, cancellationToken));
+        var user = await cache.GetUserAsync(claims.UserId, (users, claims.UserId, cancellationToken), static s => s.users.FindByIdAsync(s.UserId, s.cancellationToken));
         if (user is not { IsActive: true })
         {
             return InvalidToken;

@@ -27,7 +27,10 @@ public static class ApiTokenFormat
     }
 
     /// <summary>True when the token has the right shape and checksum; says nothing about whether it exists.</summary>
-    public static bool IsWellFormed(string? token)
+    public static bool IsWellFormed(string? token) => HasShape(token) && HasValidChecksum(token!);
+
+    /// <summary>True when the token has the prefix, length and characters of one (not checking its checksum).</summary>
+    public static bool HasShape(string? token)
     {
         if (token is not { Length: Length } || !token.StartsWith(Prefix, StringComparison.Ordinal))
         {
@@ -43,7 +46,13 @@ public static class ApiTokenFormat
             }
         }
 
-        // Every character is ASCII by now: check the checksum on the stack, without allocating.
+        return true;
+    }
+
+    /// <summary>True when a token of the right shape (<see cref="HasShape"/>) carries the checksum of the rest.</summary>
+    public static bool HasValidChecksum(string token)
+    {
+        // Every character is ASCII (the shape): check the checksum on the stack, without allocating.
         Span<byte> ascii = stackalloc byte[Length];
         Encoding.ASCII.GetBytes(token, ascii);
         Span<byte> expected = stackalloc byte[ChecksumLength];

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
@@ -26,14 +27,14 @@ public enum VerdictCode
 /// An API token checked but not used (<see cref="TokenVerifier.CheckAsync"/>): refused (<see cref="Refusal"/>, the final
 /// verdict), or known, live and owned by an active user, with what it may do.
 /// </summary>
-public sealed record TokenCheck(TokenVerdict? Refusal, ApiToken? Token = null, User? Owner = null, IReadOnlySet<string>? Scopes = null, EffectiveLimits? Limits = null);
+public sealed record TokenCheck(TokenVerdict? Refusal, ApiToken? Token = null, User? Owner = null, ScopeSet? Scopes = null, EffectiveLimits? Limits = null);
 
 /// <summary>The full answer about one use of an API token.</summary>
 public sealed record TokenVerdict(
     VerdictCode Code,
     ApiToken? Token = null,
     User? Owner = null,
-    IReadOnlySet<string>? Scopes = null,
+    ScopeSet? Scopes = null,
     EffectiveLimits? Limits = null,
     BucketTake? Bucket = null,
     UsageOutcome? Usage = null)
@@ -96,6 +97,7 @@ public sealed class TokenVerifier(
     TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, DateTimeOffset> lastTouched = new(StringComparer.Ordinal);
+    private readonly ConditionalWeakTable<ApiToken, TokenCheck> checks = [];
 
     public Task<TokenVerdict> VerifyAsync(string presented, long llmTokens, decimal cost, CancellationToken cancellationToken) =>
         VerifyAsync(presented, llmTokens, cost, null, cancellationToken);
@@ -120,16 +122,18 @@ public sealed class TokenVerifier(
     /// </summary>
     public async ValueTask<TokenCheck> CheckAsync(string presented, CancellationToken cancellationToken)
     {
-        if (!ApiTokenFormat.IsWellFormed(presented))
+        if (!ApiTokenFormat.HasShape(presented))
         {
             return new TokenCheck(new TokenVerdict(VerdictCode.Malformed));
         }
 
+        // The checksum is for refusing a mistyped token without a store lookup, so it is checked only before one: a
+        // digest the cache holds is a token that exists (only hits are cached), whose checksum is right by construction.
         var digest = Ids.Digest(presented);
-        var token = await cache.GetTokenAsync(digest, (known, ct) => known is null ? tokens.FindByDigestAsync(digest, ct) : tokens.RefreshAsync(known, ct), cancellationToken);
+        var token = await cache.GetTokenAsync(digest, (tokens, presented, digest), LoadToken, cancellationToken);
         if (token is null)
         {
-            return new TokenCheck(new TokenVerdict(VerdictCode.NotFound));
+            return new TokenCheck(new TokenVerdict(ApiTokenFormat.HasValidChecksum(presented) ? VerdictCode.NotFound : VerdictCode.Malformed));
         }
 
         if (token.RevokedAt is not null)
@@ -142,14 +146,27 @@ public sealed class TokenVerifier(
             return new TokenCheck(new TokenVerdict(VerdictCode.Expired, token));
         }
 
-        var owner = await cache.GetUserAsync(token.UserId, () => users.FindByIdAsync(token.UserId, cancellationToken));
+        var owner = await cache.GetUserAsync(token.UserId, (users, token.UserId, cancellationToken), static state => state.users.FindByIdAsync(state.UserId, state.cancellationToken));
         if (owner is not { IsActive: true })
         {
             return new TokenCheck(new TokenVerdict(VerdictCode.OwnerInactive, token, owner));
         }
 
-        return new TokenCheck(null, token, owner, EffectiveScopes(token, owner), token.Limits.Resolve(options.Value));
+        // What a token may do depends only on the token and its owner's row, so it is worked out once per pair the cache
+        // hands out (both are replaced, never changed, when they change) rather than on every use.
+        if (!checks.TryGetValue(token, out var check) || !ReferenceEquals(check.Owner, owner))
+        {
+            check = new TokenCheck(null, token, owner, EffectiveScopes(token, owner), token.Limits.Resolve(options.Value));
+            checks.AddOrUpdate(token, check);
+        }
+
+        return check;
     }
+
+    private static Task<ApiToken?> LoadToken((IApiTokenStore Tokens, string Presented, byte[] Digest) state, ApiToken? known, CancellationToken cancellationToken) =>
+        known is not null ? state.Tokens.RefreshAsync(known, cancellationToken)
+        : ApiTokenFormat.HasValidChecksum(state.Presented) ? state.Tokens.FindByDigestAsync(state.Digest, cancellationToken)
+        : Task.FromResult<ApiToken?>(null);
 
     /// <summary>The use of a token checked by <see cref="CheckAsync"/> (a request authenticated by it): its verdict, counted.</summary>
     public async Task<TokenVerdict> UseAsync(TokenCheck check, CancellationToken cancellationToken) =>
@@ -228,11 +245,10 @@ public sealed class TokenVerifier(
     }
 
     /// <summary>What a token may do now: its scopes, narrowed to what its owner's role holds today.</summary>
-    public static IReadOnlySet<string> EffectiveScopes(ApiToken token, User owner)
+    public static ScopeSet EffectiveScopes(ApiToken token, User owner)
     {
         var role = Permissions.Of(owner.Role);
-        // A small HashSet: built per use, where a FrozenSet's up-front analysis costs more than its lookups save.
-        return token.Scopes.Where(role.Contains).ToHashSet(StringComparer.Ordinal);
+        return new ScopeSet(token.Scopes.Where(role.Contains));
     }
 
     private async Task TouchAsync(ApiToken token, DateTimeOffset now, CancellationToken cancellationToken)

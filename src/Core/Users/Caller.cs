@@ -11,7 +11,7 @@ public enum AuthMethod
 }
 
 /// <summary>An authenticated caller: a user, narrowed by the scopes of what it presented.</summary>
-public sealed record Caller(User User, AuthMethod Method, IReadOnlySet<string> Scopes, string? SessionId, string? TokenId)
+public sealed record Caller(User User, AuthMethod Method, ScopeSet Scopes, string? SessionId, string? TokenId)
 {
     public string UserId => User.Id;
 

@@ -63,15 +63,13 @@ public static class Permissions
         Matrix.GetValueOrDefault((role, permission), Reach.None);
 
     /// <summary>The permissions a role holds to any extent: what an unscoped API token of its owner gets.</summary>
-    public static IReadOnlySet<string> Of(Role role) => RolePermissions[role];
+    public static ScopeSet Of(Role role) => RolePermissions[role];
 
     /// <summary>Viewers change nothing but their own password.</summary>
     public static bool CanEditProfile(Role role) => role != Role.Viewer;
 
     public static bool IsKnown(string permission) => All.Contains(permission);
 
-    private static readonly FrozenDictionary<Role, IReadOnlySet<string>> RolePermissions =
-        Enum.GetValues<Role>().ToFrozenDictionary(
-            role => role,
-            role => (IReadOnlySet<string>)All.Where(p => ReachOf(role, p) != Reach.None).ToFrozenSet());
+    private static readonly FrozenDictionary<Role, ScopeSet> RolePermissions =
+        Enum.GetValues<Role>().ToFrozenDictionary(role => role, role => new ScopeSet(All.Where(p => ReachOf(role, p) != Reach.None)));
 }

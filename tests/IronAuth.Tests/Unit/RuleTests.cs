@@ -222,7 +222,7 @@ public sealed class PermissionTests
         var user = new User { Id = "0190a5f2c1d47c3aa0b1c2d3e4f5a6b7", Username = "u", Role = Role.User, PasswordHash = "", CreatedAt = now, UpdatedAt = now };
         var other = "0190a5f2c1d47c3aa0b1c2d3e4f5a6b8";
         var session = new Caller(user, AuthMethod.Session, Permissions.Of(Role.User), "s", null);
-        var narrowToken = new Caller(user, AuthMethod.ApiToken, new HashSet<string> { Permissions.UsersRead }, null, "t");
+        var narrowToken = new Caller(user, AuthMethod.ApiToken, new ScopeSet([Permissions.UsersRead]), null, "t");
 
         Assert.Null(session.Require(Permissions.TokensWrite, user.Id));
         Assert.Equal("forbidden", session.Require(Permissions.TokensWrite, other)?.Code);
