@@ -119,10 +119,13 @@ public sealed class CredentialCache(IOptions<IronAuthOptions> options, TimeProvi
         var found = section.Entries.TryGetValue(key, out var cached);
         var hit = found && cached!.Expires > now;
         metrics.CacheLookup(kind, hit);
-        return hit
-            ? new ValueTask<T?>(cached!.Value)
-            : LoadAsync(section, key, found ? cached!.Value : null, (expired, ct) => load(state, expired, ct), now, cancellationToken);
+        return hit ? new ValueTask<T?>(cached!.Value) : LoadAsync(section, key, found ? cached!.Value : null, Bind(state, load), now, cancellationToken);
     }
+
+    // Apart from GetAsync: a lambda capturing its parameters would allocate its closure on every call, hits included.
+    private static Func<T?, CancellationToken, Task<T?>> Bind<T, TState>(TState state, Func<TState, T?, CancellationToken, Task<T?>> load)
+        where T : class =>
+        (expired, cancellationToken) => load(state, expired, cancellationToken);
 
     private async ValueTask<T?> LoadAsync<T>(
         Section<T> section, string key, T? expired, Func<T?, CancellationToken, Task<T?>> load, DateTimeOffset now, CancellationToken cancellationToken)
