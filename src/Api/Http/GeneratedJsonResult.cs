@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -12,7 +13,7 @@ namespace IronAuth.Api.Http;
 /// the converter machinery — System.Text.Json uses the generated fast path only with the context's own options, and
 /// ASP.NET Core's carry an encoder, so the writer here is given that encoder instead. For the answers every request of
 /// a gateway waits for (issue 17: <c>/tokens/verify</c>, <c>/auth/me</c>); <c>GeneratedJsonResultTests</c> holds the
-/// bytes equal.
+/// bytes equal. The body is sent with a Content-Length, in one write with the headers.
 /// </summary>
 public sealed class GeneratedJsonResult<T>(T value, JsonTypeInfo<T> typeInfo) : IResult
 {
@@ -22,17 +23,38 @@ public sealed class GeneratedJsonResult<T>(T value, JsonTypeInfo<T> typeInfo) : 
         SkipValidation = true,
     };
 
-    public async Task ExecuteAsync(HttpContext httpContext)
+    // Each thread's buffer and writer, reused: the body is serialized whole before anything is sent, so that it goes out
+    // with a Content-Length (not chunked) in one write with the headers. Serializing is synchronous, so a thread's pair
+    // is never in use by two responses at once.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? writer;
+
+    // A buffer grown past this by an unusually large answer is not kept.
+    private const int MaxKeptBuffer = 64 * 1024;
+
+    public Task ExecuteAsync(HttpContext httpContext)
     {
         var response = httpContext.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json; charset=utf-8";
-        await using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
+        var body = buffer ??= new ArrayBufferWriter<byte>(1024);
+        var json = writer ??= new Utf8JsonWriter(body, WriterOptions);
+        body.ResetWrittenCount();
+        json.Reset(body);
+        Write(json, value, typeInfo);
+        json.Flush();
+        response.ContentLength = body.WrittenCount;
+        response.BodyWriter.Write(body.WrittenSpan);
+        if (body.Capacity > MaxKeptBuffer)
         {
-            Write(writer, value, typeInfo);
+            (buffer, writer) = (null, null);
         }
 
-        await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
+        var flushed = response.BodyWriter.FlushAsync(httpContext.RequestAborted);
+        return flushed.IsCompletedSuccessfully ? Task.CompletedTask : flushed.AsTask();
     }
 
     /// <summary>Writes <paramref name="value"/> with the generated serializer, or the metadata-based one where none was generated.</summary>

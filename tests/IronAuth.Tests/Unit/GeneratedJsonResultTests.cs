@@ -56,6 +56,8 @@ public sealed class GeneratedJsonResultTests
 
         Assert.Equal(framework.Response.ContentType, generated.Response.ContentType);
         Assert.Equal(framework.Response.StatusCode, generated.Response.StatusCode);
+        // Sent with its length, not chunked.
+        Assert.Equal(generated.Response.Body.Length, generated.Response.ContentLength);
         return (Text(generated), Text(framework));
     }
 
