@@ -94,7 +94,7 @@ async Task HotPathsAsync()
         var access = await accessTokens.IssueAsync(user, sessionId);
         return async () =>
         {
-            var caller = await signIn.AuthenticateAsync(access.Token, default);
+            var caller = await signIn.AuthenticateAsync(access.Token.AsMemory(), default);
             _ = caller.Value ?? throw new InvalidOperationException(caller.Failure!.Code);
         };
     }

@@ -275,7 +275,7 @@ public sealed partial class SignInManager(
     /// token. Session and user come through <see cref="CredentialCache"/>: logout, revocation, suspension and
     /// demotion take effect at once on the instance that made them, and within the cache TTL on the others.
     /// </summary>
-    public async ValueTask<Result<Caller>> AuthenticateAsync(string accessToken, CancellationToken cancellationToken)
+    public async ValueTask<Result<Caller>> AuthenticateAsync(ReadOnlyMemory<char> accessToken, CancellationToken cancellationToken)
     {
         // Only a session's tokens: a client-credentials token (no sid) is for other services; here its client, the API
         // token, is used itself.
