@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using IronAuth.Api.Contracts;
+using IronAuth.Core.Limits;
 using IronAuth.Core.Tokens;
 using Microsoft.AspNetCore.Http;
 
@@ -25,13 +27,28 @@ public static class RateLimitHeaders
             return;
         }
 
-        // The window of a token bucket: how long an empty bucket takes to fill.
-        var window = (long)Math.Ceiling(verdict.Limits!.Burst / verdict.Limits.RequestsPerSecond);
-        response.Headers["RateLimit-Policy"] = string.Create(CultureInfo.InvariantCulture, $"\"bucket\";q={info.Limit};w={Math.Max(1, window)}");
+        var (policy, limit) = PolicyOf(verdict.Limits!);
+        response.Headers["RateLimit-Policy"] = policy;
         response.Headers["RateLimit"] = string.Create(CultureInfo.InvariantCulture, $"\"bucket\";r={info.Remaining};t={info.Reset}");
-        response.Headers["RateLimit-Limit"] = info.Limit.ToString(CultureInfo.InvariantCulture);
+        response.Headers["RateLimit-Limit"] = limit;
         response.Headers["RateLimit-Remaining"] = info.Remaining.ToString(CultureInfo.InvariantCulture);
         response.Headers["RateLimit-Reset"] = info.Reset.ToString(CultureInfo.InvariantCulture);
+    }
+
+    // The two headers that depend on a token's limits alone, formatted once per limits the token checks hand out.
+    private static readonly ConditionalWeakTable<EffectiveLimits, Tuple<string, string>> Policies = [];
+
+    private static (string Policy, string Limit) PolicyOf(EffectiveLimits limits)
+    {
+        var (policy, limit) = Policies.GetValue(limits, static limits =>
+        {
+            // The window of a token bucket: how long an empty bucket takes to fill.
+            var window = (long)Math.Ceiling(limits.Burst / limits.RequestsPerSecond);
+            return Tuple.Create(
+                string.Create(CultureInfo.InvariantCulture, $"\"bucket\";q={limits.Burst};w={Math.Max(1, window)}"),
+                limits.Burst.ToString(CultureInfo.InvariantCulture));
+        });
+        return (policy, limit);
     }
 
     public static QuotaInfo? Quota(TokenVerdict verdict) =>
