@@ -1,5 +1,4 @@
 using IronAuth.Core.Budgets;
-using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
 namespace IronAuth.Core.Storage.Sqlite;
@@ -94,17 +93,16 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     public async Task<Page<Budget>> ListAsync(string? userId, string? position, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await database.ReadAsync(cancellationToken);
-        var rows = await connection.QueryAsync(
+        var rows = connection.Statement(
             $"""
             SELECT {BudgetColumns} FROM budgets
             WHERE (@user_id IS NULL OR user_id = @user_id) AND (@after IS NULL OR id > @after)
             ORDER BY id LIMIT @limit;
-            """,
-            ReadBudgetRow,
-            cancellationToken,
-            ("@user_id", userId),
-            ("@after", position),
-            ("@limit", limit + 1));
+            """)
+            .Bind("@user_id", userId)
+            .Bind("@after", position)
+            .Bind("@limit", limit + 1)
+            .All(ReadBudget);
         return Page<Budget>.FromOverfetch(rows, limit, b => b.Id);
     }
 
@@ -185,12 +183,10 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
 
         // Its open leases can never be used again: their unspent parts go back to the budget in the same step.
         var budget = Find(connection, budgetId);
-        var open = await connection.QueryAsync(
-            $"SELECT {LeaseColumns} FROM budget_leases WHERE budget_id = @budget_id AND jti = @jti AND closed_at IS NULL;",
-            ReadLeaseRow,
-            cancellationToken,
-            ("@budget_id", budgetId),
-            ("@jti", jti));
+        var open = connection.Statement($"SELECT {LeaseColumns} FROM budget_leases WHERE budget_id = @budget_id AND jti = @jti AND closed_at IS NULL;")
+            .Bind("@budget_id", budgetId)
+            .Bind("@jti", jti)
+            .All(ReadLease);
         foreach (var lease in open)
         {
             var (after, closed, _) = BudgetLedger.Close(budget!, lease, now, BudgetLedger.ReasonRevoked);
@@ -432,12 +428,10 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     {
         await using var connection = await database.WriteAsync(cancellationToken);
         await using var transaction = await SqliteWriteTransaction.BeginAsync(connection, cancellationToken);
-        var expired = await connection.QueryAsync(
-            $"SELECT {LeaseColumns} FROM budget_leases WHERE closed_at IS NULL AND expires_at <= @now ORDER BY expires_at LIMIT @batch;",
-            ReadLeaseRow,
-            cancellationToken,
-            ("@now", now.ToUnixMs()),
-            ("@batch", batch));
+        var expired = connection.Statement($"SELECT {LeaseColumns} FROM budget_leases WHERE closed_at IS NULL AND expires_at <= @now ORDER BY expires_at LIMIT @batch;")
+            .Bind("@now", now.ToUnixMs())
+            .Bind("@batch", batch)
+            .All(ReadLease);
         foreach (var group in expired.GroupBy(l => l.BudgetId))
         {
             var budget = Find(connection, group.Key);
@@ -592,38 +586,5 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         ExpiresAt = Time(r, 8),
         ClosedAt = TimeOrNull(r, 9),
         ClosedReason = TextOrNull(r, 10),
-    };
-
-    private static Budget ReadBudgetRow(SqliteDataReader r) => new()
-    {
-        Id = r.GetString(0),
-        UserId = r.GetString(1),
-        Name = r.GetString(2),
-        AllocationMicros = r.GetInt64(3),
-        LlmTokens = r.IsDBNull(4) ? null : r.GetInt64(4),
-        SpentMicros = r.GetInt64(5),
-        SpentTokens = r.GetInt64(6),
-        GrantedMicros = r.GetInt64(7),
-        ReservedMicros = r.GetInt64(8),
-        OpenLeases = r.GetInt32(9),
-        CreatedAt = r.GetTime(10),
-        ExpiresAt = r.GetTime(11),
-        RevokedAt = r.GetTimeOrNull(12),
-        Provider = r.GetStringOrNull(13),
-    };
-
-    private static Lease ReadLeaseRow(SqliteDataReader r) => new()
-    {
-        Id = r.GetString(0),
-        BudgetId = r.GetString(1),
-        AgentId = r.GetString(2),
-        Jti = r.GetString(3),
-        GrantedMicros = r.GetInt64(4),
-        SpentMicros = r.GetInt64(5),
-        SpentTokens = r.GetInt64(6),
-        CreatedAt = r.GetTime(7),
-        ExpiresAt = r.GetTime(8),
-        ClosedAt = r.GetTimeOrNull(9),
-        ClosedReason = r.GetStringOrNull(10),
     };
 }

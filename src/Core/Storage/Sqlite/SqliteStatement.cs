@@ -44,15 +44,27 @@ internal sealed class SqliteStatement : IDisposable
     /// Runs the statement to its end and returns its first row mapped by <paramref name="map"/>, or default when
     /// it returned none. The statement is reset either way, ready to be bound again.
     /// </summary>
-    public T? Single<T>(Func<sqlite3_stmt, T> map)
+    public T? Single<T>(Func<sqlite3_stmt, T> map) => Run(map, null);
+
+    /// <summary>Runs the statement to its end and returns every row mapped by <paramref name="map"/>; reset as <see cref="Single"/>.</summary>
+    public List<T> All<T>(Func<sqlite3_stmt, T> map)
+    {
+        var rows = new List<T>();
+        Run(map, rows);
+        return rows;
+    }
+
+    // Steps to the end: the first row mapped and returned, and with rows given, every row mapped into it.
+    private T? Run<T>(Func<sqlite3_stmt, T> map, List<T>? rows)
     {
         using var timing = StoreMetrics.StartSqlite(operation);
         try
         {
             var rc = raw.sqlite3_step(statement);
-            var first = rc == raw.SQLITE_ROW ? map(statement) : default;
+            var first = rc == raw.SQLITE_ROW && rows is null ? map(statement) : default;
             while (rc == raw.SQLITE_ROW)
             {
+                rows?.Add(map(statement));
                 rc = raw.sqlite3_step(statement);
             }
 
