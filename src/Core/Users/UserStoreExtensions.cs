@@ -1,10 +1,14 @@
 using IronAuth.Core.Caching;
+using IronAuth.Core.Storage;
 
 namespace IronAuth.Core.Users;
 
 public static class UserStoreExtensions
 {
-    private const int MaxAttempts = 8;
+    // A user's row is hot when many sign-ins for one account (each counting toward its lockout) arrive at once: every
+    // lost race waits a jittered, doubling while before re-reading, so a burst of contenders all get through in turn.
+    private const int MaxAttempts = 12;
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(2);
 
     /// <summary>
     /// <see cref="ChangeAsync(IUserStore, string, Func{User, Result{User}}, CancellationToken, Func{User, bool}?)"/>, then
@@ -37,6 +41,11 @@ public static class UserStoreExtensions
     {
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
+            if (attempt > 0)
+            {
+                await ConflictBackoff.DelayAsync(FirstBackoff, attempt - 1, cancellationToken);
+            }
+
             var current = await store.FindByIdAsync(id, cancellationToken);
             if (current is null)
             {

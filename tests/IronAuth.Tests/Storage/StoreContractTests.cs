@@ -136,6 +136,20 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_changes_of_one_user_all_land()
+    {
+        // A burst of sign-ins for one account: each counts a failure on the same row through the read-modify-write loop.
+        var user = NewUser();
+        await Users.CreateAsync(user, default);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 24).Select(_ => Task.Run(() => Users.ChangeAsync(
+            user.Id, current => current with { FailedLogins = current.FailedLogins + 1 }, default))));
+
+        Assert.All(results, r => Assert.Null(r.Failure));
+        Assert.Equal(24, (await Users.FindByIdAsync(user.Id, default))!.FailedLogins);
+    }
+
+    [Fact]
     public async Task Concurrent_demotions_leave_an_active_admin()
     {
         // Admins of their own store instance: other tests' admins would make the rule vacuous.

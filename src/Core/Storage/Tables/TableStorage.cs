@@ -115,19 +115,12 @@ public sealed partial class TableStorage(TableServiceClient service, IOptions<Ir
     /// <summary>True while a write that lost an ETag race may re-read and try again.</summary>
     public bool MayRetry(int attempt) => attempt < Options.ConflictRetries;
 
-    /// <summary>
-    /// Waits before re-reading after a lost race: a random time up to a bound that doubles per attempt
-    /// ("full jitter"), so contenders spread out instead of colliding again in lockstep. It waits on the
-    /// real clock, not the injected TimeProvider: this is pacing against other writers, not domain time,
-    /// and a test's fake clock would never let it finish.
-    /// </summary>
+    /// <summary>Logs and counts a lost race, then waits (<see cref="ConflictBackoff"/>) before the re-read.</summary>
     public Task BackOffAsync(string operation, int attempt, CancellationToken cancellationToken)
     {
         LogLostRace(logger, operation, attempt + 1);
         StoreMetrics.Conflict(Name, operation);
-        var bound = Options.ConflictBackoff.TotalMilliseconds * (1L << Math.Min(attempt, 8));
-        var delay = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * bound);
-        return delay <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(delay, cancellationToken);
+        return ConflictBackoff.DelayAsync(Options.ConflictBackoff, attempt, cancellationToken);
     }
 
     /// <summary>
