@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IronAuth.Core.Caching;
 using IronAuth.Core.Storage;
 
@@ -7,8 +8,10 @@ public static class UserStoreExtensions
 {
     // A user's row is hot when many sign-ins for one account (each counting toward its lockout) arrive at once: every
     // lost race waits a jittered, doubling while before re-reading, so a burst of contenders all get through in turn.
+    // The first bound is the lost attempt's own read and write time (at least 2 ms): contenders spread over windows as
+    // long as the store takes, fast on a local file, slower on a loaded remote store.
     private const int MaxAttempts = 12;
-    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(2);
 
     /// <summary>
     /// <see cref="ChangeAsync(IUserStore, string, Func{User, Result{User}}, CancellationToken, Func{User, bool}?)"/>, then
@@ -39,13 +42,15 @@ public static class UserStoreExtensions
         CancellationToken cancellationToken,
         Func<User, bool>? keepAnActiveAdmin = null)
     {
+        var lost = TimeSpan.Zero;
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
             if (attempt > 0)
             {
-                await ConflictBackoff.DelayAsync(FirstBackoff, attempt - 1, cancellationToken);
+                await ConflictBackoff.DelayAsync(lost > MinBackoff ? lost : MinBackoff, attempt - 1, cancellationToken);
             }
 
+            var started = Stopwatch.GetTimestamp();
             var current = await store.FindByIdAsync(id, cancellationToken);
             if (current is null)
             {
@@ -69,6 +74,8 @@ public static class UserStoreExtensions
                 case WriteOutcome.EmailTaken:
                     return Failure.Conflict("email_taken", "Another account already uses this email address.");
             }
+
+            lost = Stopwatch.GetElapsedTime(started);
         }
 
         return new Failure(FailureKind.Conflict, "concurrent_update", "The user was changed concurrently; try again.");
