@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP load benchmarks: IronAuth against a bare ASP.NET Core baseline, measured in the same run.
 # Usage: bench/run.sh [--quick] [--verify]   (writes bench/results/<date>.md, or $RESULTS)
-#   --verify: the request scenarios only (1-4 and 7), without login, isolation and start-up (5, 6, 8).
+#   --verify: the request scenarios only (1-4, 7 and 10), without login, isolation, start-up and instrumentation (5, 6, 8, 9).
 # Needs: the .NET SDK, curl, node (JSON), wrk (installed with apt-get when missing and running as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,15 +113,15 @@ for i in $(seq 1 50); do mktoken "{\"name\":\"user-$i\"}" >>"$WORK/tokens.txt"; 
 
 declare -A RESULT CPU
 # pair NAME IRON_URL [wrk args...]: alternates baseline and IronAuth rounds; the median round of each side, and the
-# IronAuth server's CPU per request over all its rounds (IRON_PID: the server under load).
+# IronAuth server's CPU per request over all its rounds (LOAD_PID, by default IRON_PID: the server under load).
 pair() {
   local name=$1 url=$2; shift 2
-  local b="" i="" cpu=0 requests=0 before line
+  local b="" i="" cpu=0 requests=0 before line pid=${LOAD_PID:-$IRON_PID}
   for r in $(seq 1 "$ROUNDS"); do
     b+=$(wrk_run "$BASE/api/health")$'\n'
-    before=$(cpu_us "$IRON_PID")
+    before=$(cpu_us "$pid")
     line=$(BEARER=${BEARER:-} TOKENS=${TOKENS:-} USAGE=${USAGE:-} wrk_run "$url" "$@")
-    cpu=$(( cpu + $(cpu_us "$IRON_PID") - before )); requests=$(( requests + ${line##* } ))
+    cpu=$(( cpu + $(cpu_us "$pid") - before )); requests=$(( requests + ${line##* } ))
     i+=$line$'\n'
   done
   RESULT[$name]="$(echo -n "$b" | medians) $(echo -n "$i" | medians)"
@@ -136,6 +136,9 @@ BEARER=$API_TOKEN pair apitoken "$IRON/api/auth/me" -s bench/wrk/bearer.lua
 BEARER=$ACCESS TOKENS=$WORK/tokens.txt pair verify "$IRON" -s bench/wrk/verify.lua
 BEARER=$GATEWAY TOKENS=$WORK/tokens.txt pair gverify "$IRON" -s bench/wrk/verify.lua
 BEARER=$GATEWAY TOKENS=$WORK/tokens.txt USAGE=1 pair guverify "$IRON" -s bench/wrk/verify.lua
+# 10. the floor under scenario 4: the baseline app answering the same POST (body read and parsed; a fixed answer of a
+#     verify's shape, size and headers), no authentication or metering; its CPU is the baseline's.
+BEARER=$GATEWAY TOKENS=$WORK/tokens.txt LOAD_PID=$(cat "$WORK/base.pid") pair exchange "$BASE" -s bench/wrk/verify.lua
 
 if [[ -n "$FULL" ]]; then
 # 6. isolation: verify latency alone, then during a login flood at work factor 12.
@@ -249,6 +252,7 @@ row() { # name label
   row verify "4. POST /api/tokens/verify (50 tokens), gateway by access JWT"
   row gverify "4. POST /api/tokens/verify (50 tokens), gateway by its own API token"
   row guverify "4. the same, usage (tokens, cost) reported on each call"
+  row exchange "10. the baseline answering scenario 4's POST: the HTTP exchange alone (CPU: the baseline's)"
   if [[ -n "$TABLES_ROWS" ]]; then
     row tjwt "7. Tables: /auth/me, JWT"
     row tapitoken "7. Tables: /auth/me, API token"
