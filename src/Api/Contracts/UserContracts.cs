@@ -43,6 +43,9 @@ public sealed class UpdateUserRequest
         }
     }
 
+    /// <summary>Required when users change their own email (not when an admin changes another user's).</summary>
+    public string? CurrentPassword { get; init; }
+
     [JsonIgnore]
     public bool EmailSet { get; private set; }
 

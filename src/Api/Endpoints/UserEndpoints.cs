@@ -121,7 +121,7 @@ public static class UserEndpoints
         var result = await users.UpdateProfileAsync(
             caller!.ToActor(request.ClientIp()),
             id,
-            new ProfileChange(body!.EmailSet, body.Email, body.DisplayNameSet, body.DisplayName),
+            new ProfileChange(body!.EmailSet, body.Email, body.DisplayNameSet, body.DisplayName, body.CurrentPassword),
             context.RequestAborted);
         return result.ToHttp(context, user => TypedResults.Ok(UserResponse.From(user)));
     }

@@ -13,8 +13,11 @@ namespace IronAuth.Core.Users;
 public sealed record NewUser(
     string Username, string Password, Role Role, string? Email = null, string? DisplayName = null, bool RequireVerifiedEmail = false, string? Id = null);
 
-/// <summary>A profile change: a field that is not <c>Set</c> stays as it is; set to null, it is cleared.</summary>
-public sealed record ProfileChange(bool EmailSet, string? Email, bool DisplayNameSet, string? DisplayName);
+/// <summary>
+/// A profile change: a field that is not <c>Set</c> stays as it is; set to null, it is cleared. A user changing its own
+/// email sends its <paramref name="CurrentPassword"/> (see <see cref="UserManager.UpdateProfileAsync"/>).
+/// </summary>
+public sealed record ProfileChange(bool EmailSet, string? Email, bool DisplayNameSet, string? DisplayName, string? CurrentPassword = null);
 
 public sealed record IssuedPasswordReset(string Token, DateTimeOffset ExpiresAt);
 
@@ -106,21 +109,42 @@ public sealed class UserManager(
             return invalid;
         }
 
+        if (change.EmailSet && actor.UserId == id && await GetAsync(id, cancellationToken) is { Value: { } self }
+            && EmailAddresses.Normalize(change.Email) != self.NormalizedEmail)
+        {
+            // The email is where resets and verification codes go: whoever changes their own must prove the password,
+            // so a stolen access or API token cannot move the account's recovery to an address of its own. Checked
+            // under sign-in's lockout, like a password change. (An admin changing another user's email needs none.)
+            if (change.CurrentPassword is null)
+            {
+                return Failure.Validation("current_password is required to change your own email.");
+            }
+
+            if ((await attempts.CheckAsync(self, change.CurrentPassword, actor, AuditActions.EmailChangeFailed, WrongCurrentPassword, cancellationToken)).Failure is { } failure)
+            {
+                return failure;
+            }
+        }
+
+        var emailChanged = false;
         var result = await ChangeAsync(id, user =>
         {
             var email = change.EmailSet ? change.Email : user.Email;
+            emailChanged = EmailAddresses.Normalize(email) != user.NormalizedEmail;
             return user with
             {
                 Email = email,
                 // A new address has not been proved by anyone yet.
-                EmailVerifiedAt = EmailAddresses.Normalize(email) == user.NormalizedEmail ? user.EmailVerifiedAt : null,
+                EmailVerifiedAt = emailChanged ? null : user.EmailVerifiedAt,
                 DisplayName = change.DisplayNameSet ? change.DisplayName : user.DisplayName,
             };
         }, cancellationToken);
         if (result.Succeeded)
         {
+            // A reset token mailed to the old address must not outlive the move to a new one.
+            var spentResets = emailChanged ? await resets.SpendAllAsync(id, time.GetUtcNow(), cancellationToken) : 0;
             var fields = string.Join(',', new[] { change.EmailSet ? "email" : null, change.DisplayNameSet ? "display_name" : null }.OfType<string>());
-            await audit.AppendAboutUserAsync(time, actor, AuditActions.UserUpdated, id, ("fields", fields));
+            await audit.AppendAboutUserAsync(time, actor, AuditActions.UserUpdated, id, ("fields", fields), ("spent_resets", Count(spentResets)));
         }
 
         return result;

@@ -122,15 +122,46 @@ public abstract class UserTests(ApiTarget target) : IAsyncLifetime
     [Fact]
     public async Task Patch_changes_only_the_fields_sent_and_null_clears()
     {
-        var (_, _, tokens) = await server.CreateUserAsync("user");
+        var (_, password, tokens) = await server.CreateUserAsync("user");
         var self = server.NewClient(tokens.Access);
 
-        var first = await self.PatchAsJsonAsync($"api/users/{tokens.UserId}", new { email = "me@example.com", display_name = "Me" });
+        var first = await self.PatchAsJsonAsync($"api/users/{tokens.UserId}", new { email = "me@example.com", display_name = "Me", current_password = password });
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         var second = await (await self.PatchAsync($"api/users/{tokens.UserId}", HttpAssertions.Json("""{"display_name":null}"""))).ReadJsonAsync();
 
         Assert.Equal("me@example.com", second["email"]!.GetValue<string>());
         Assert.Null(second["display_name"]);
+    }
+
+    [Fact]
+    public async Task Changing_ones_own_email_takes_the_password_and_spends_outstanding_resets()
+    {
+        var (_, password, user) = await server.CreateUserAsync("user");
+        var self = server.NewClient(user.Access);
+        var apiToken = (await (await self.PostAsJsonAsync("api/tokens", new { name = "scripts" })).ReadJsonAsync())["token"]!.GetValue<string>();
+        var reset = (await (await admin.PostAsync($"api/users/{user.UserId}/password-reset", null)).ReadJsonAsync())["reset_token"]!.GetValue<string>();
+
+        // A stolen access or API token alone cannot move the account's recovery address.
+        await (await self.PatchAsJsonAsync($"api/users/{user.UserId}", new { email = "thief@example.com" }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        await (await server.NewClient(apiToken).PatchAsJsonAsync($"api/users/{user.UserId}", new { email = "thief@example.com" }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        await (await self.PatchAsJsonAsync($"api/users/{user.UserId}", new { email = "thief@example.com", current_password = "not-the-password" }))
+            .AssertProblemAsync(HttpStatusCode.Forbidden, "invalid_credentials");
+        var audit = await (await admin.GetAsync($"api/users/{user.UserId}/audit?limit=200")).ReadJsonAsync();
+        Assert.Single(audit["items"]!.AsArray(), e => e!["action"]!.GetValue<string>() == "user.email_change_failed");
+        Assert.Null((await (await admin.GetAsync($"api/users/{user.UserId}")).ReadJsonAsync())["email"]);
+
+        // Other fields need no password; the right one moves the email, and the reset issued before is spent.
+        Assert.Equal(HttpStatusCode.OK, (await self.PatchAsJsonAsync($"api/users/{user.UserId}", new { display_name = "Me" })).StatusCode);
+        var moved = await self.PatchAsJsonAsync($"api/users/{user.UserId}", new { email = "me@example.com", current_password = password });
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        Assert.Equal("me@example.com", (await moved.ReadJsonAsync())["email"]!.GetValue<string>());
+        await (await server.Client.PostAsJsonAsync("api/auth/password-reset/confirm", new { reset_token = reset, new_password = "a-new-long-passphrase" }))
+            .AssertProblemAsync(HttpStatusCode.BadRequest, "invalid_reset_token");
+
+        // An admin changing another user's email needs no password.
+        Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync($"api/users/{user.UserId}", new { email = "desk@example.com" })).StatusCode);
     }
 
     [Fact]
