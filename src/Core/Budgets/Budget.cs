@@ -40,7 +40,8 @@ public sealed record Budget
     public string? Provider { get; init; }
 
     /// <summary>allocation − spent − the unspent parts of open leases; negative after overruns or a lowered allocation.</summary>
-    public long AvailableMicros => AllocationMicros - SpentMicros - ReservedMicros;
+    /// <summary>What is left to grant (negative after an overrun), computed wide so that a saturated spend cannot wrap it.</summary>
+    public long AvailableMicros => (long)Int128.Clamp((Int128)AllocationMicros - SpentMicros - ReservedMicros, long.MinValue, long.MaxValue);
 
     public bool TokensExhausted => LlmTokens is { } cap && SpentTokens >= cap;
 

@@ -1,3 +1,5 @@
+using IronAuth.Core.Limits;
+
 namespace IronAuth.Core.Budgets;
 
 /// <summary>
@@ -100,8 +102,10 @@ public static class BudgetLedger
     /// </summary>
     public static ReportDecision Report(Budget budget, Lease lease, long tokens, long costMicros)
     {
-        var spent = lease.SpentMicros + costMicros;
-        var updated = lease with { SpentMicros = spent, SpentTokens = lease.SpentTokens + tokens };
+        // Spend saturates instead of wrapping (QuotaRules.Saturating): reports beyond a lease are accepted, so nothing else
+        // bounds their sum, and a wrapped total would read as money available again.
+        var spent = QuotaRules.Saturating(lease.SpentMicros, costMicros);
+        var updated = lease with { SpentMicros = spent, SpentTokens = QuotaRules.Saturating(lease.SpentTokens, tokens) };
         var reserved = budget.ReservedMicros;
         bool overrun;
         if (lease.IsOpen)
@@ -116,8 +120,8 @@ public static class BudgetLedger
 
         var after = budget with
         {
-            SpentMicros = budget.SpentMicros + costMicros,
-            SpentTokens = budget.SpentTokens + tokens,
+            SpentMicros = QuotaRules.Saturating(budget.SpentMicros, costMicros),
+            SpentTokens = QuotaRules.Saturating(budget.SpentTokens, tokens),
             ReservedMicros = reserved,
         };
         return new ReportDecision(after, updated, updated.IsOpen ? updated.UnspentMicros : 0, overrun);

@@ -56,7 +56,8 @@ public sealed class BudgetManager(
             return Failure.Validation("llm_tokens must be a positive number of tokens.");
         }
 
-        if (request.ExpiresInHours is { } hours && (hours <= 0 || TimeSpan.FromHours(hours) > Settings.MaxLifetime))
+        // Compared as numbers: TimeSpan.FromHours throws for a count past ~256 million hours.
+        if (request.ExpiresInHours is { } hours && (hours <= 0 || hours > Settings.MaxLifetime.TotalHours))
         {
             return Failure.Validation($"expires_in_hours must be from 1 to {(int)Settings.MaxLifetime.TotalHours}.");
         }
@@ -165,7 +166,7 @@ public sealed class BudgetManager(
         }
 
         // Bounded so that the signing key stays published until the token expires, across rotations (PassiveWindow).
-        if (expiresInHours is { } hours && (hours <= 0 || TimeSpan.FromHours(hours) > Settings.MaxIcTokenLifetime))
+        if (expiresInHours is { } hours && (hours <= 0 || hours > Settings.MaxIcTokenLifetime.TotalHours))
         {
             return Failure.Validation(
                 $"expires_in_hours must be from 1 to {(int)Settings.MaxIcTokenLifetime.TotalHours} (IronAuth:Budgets:MaxIcTokenLifetime).");

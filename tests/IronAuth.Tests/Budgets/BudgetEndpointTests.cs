@@ -246,6 +246,7 @@ public abstract class BudgetEndpointTests(string store) : IAsyncLifetime
     [InlineData("""{"name":"n"}""")]
     [InlineData("""{"name":"","allocation":1}""")]
     [InlineData("""{"name":"n","allocation":1,"expires_in_hours":0}""")]
+    [InlineData("""{"name":"n","allocation":1,"expires_in_hours":2147483647}""")]
     [InlineData("""{"name":"n","allocation":1,"llm_tokens":-5}""")]
     [InlineData("""{"name":"n","allocation":1""")]
     public async Task Bad_budget_bodies_are_400(string body) =>
@@ -279,6 +280,8 @@ public abstract class BudgetEndpointTests(string store) : IAsyncLifetime
         await (await runtime.PostAsync($"api/budgets/leases/{lease}/close", null)).AssertProblemAsync(HttpStatusCode.Conflict, "lease_closed");
         await (await admin.PostAsJsonAsync($"api/budgets/{budgetId}/ic-tokens", new { agent_id = "bad agent" })).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
         await (await admin.PostAsJsonAsync($"api/budgets/{budgetId}/ic-tokens", new { agent_id = "a", permissions = new[] { "spend" } })).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        await (await admin.PostAsJsonAsync($"api/budgets/{budgetId}/ic-tokens", new { agent_id = "a", expires_in_hours = int.MaxValue })).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        await OkAsync(await admin.GetAsync("api/usage?group_by=budget&from=9999-12-31&to=9999-12-31"));
         await (await admin.PatchAsJsonAsync($"api/budgets/{budgetId}", new { allocation = -3 })).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
         await (await admin.GetAsync("api/budgets/nope")).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
     }

@@ -125,6 +125,33 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Spend_past_the_64_bit_range_saturates_and_stays_exhausted_instead_of_wrapping_into_money()
+    {
+        var (budget, token) = await NewBudgetAsync(100m);
+        var lease = (await GrantAsync(Store, token, 10m)).Lease!;
+        var huge = long.MaxValue / 3 + 1;
+
+        // Reports beyond a lease are accepted (overruns), so only saturation bounds their sum: four of them pass 2^63.
+        for (var i = 0; i < 4; i++)
+        {
+            var report = await Store.ReportAsync(new LeaseReportRequest(CallerOf(token), lease.Id, "r" + i, huge, huge), default);
+            Assert.Equal(BudgetRefusal.None, report.Refusal);
+            Assert.True(report.BudgetRemainingMicros < 0, $"remaining {report.BudgetRemainingMicros} after report {i}");
+        }
+
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((long.MaxValue, long.MaxValue), (after.SpentMicros, after.SpentTokens));
+        Assert.True(after.AvailableMicros < 0);
+        Assert.Equal(BudgetRefusal.BudgetExhausted, (await GrantAsync(Store, token, 1m)).Refusal);
+        Assert.Equal(long.MaxValue, (await Store.SpendByAgentAsync(budget.Id, default))[token.AgentId]);
+        var today = DateOnly.FromDateTime(Time.GetUtcNow().UtcDateTime);
+        var spend = Assert.Single(await Store.ListSpendAsync(today, today, budget.UserId, default));
+        Assert.Equal((4L, long.MaxValue, long.MaxValue), (spend.Requests, spend.Tokens, spend.CostMicros));
+        // A range ending on the last representable day reads like any other.
+        Assert.Empty(await Store.ListSpendAsync(DateOnly.MaxValue, DateOnly.MaxValue, budget.UserId, default));
+    }
+
+    [Fact]
     public async Task Forty_concurrent_grants_from_two_processes_add_up_to_exactly_the_allocation()
     {
         var (budget, token) = await NewBudgetAsync(100m);

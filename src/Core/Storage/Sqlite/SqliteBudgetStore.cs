@@ -1,4 +1,5 @@
 using IronAuth.Core.Budgets;
+using IronAuth.Core.Limits;
 using SQLitePCL;
 
 namespace IronAuth.Core.Storage.Sqlite;
@@ -75,20 +76,25 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         await using var connection = await database.ReadAsync(cancellationToken);
         return await connection.QueryAsync(
             """
-            SELECT r.budget_id, b.name, b.user_id, l.agent_id, COUNT(*), SUM(r.tokens), SUM(r.cost_micros)
+            SELECT r.budget_id, b.name, b.user_id, l.agent_id, COUNT(*), TOTAL(r.tokens), TOTAL(r.cost_micros)
             FROM budget_reports r INDEXED BY ix_budget_reports_at
             JOIN budgets b ON b.id = r.budget_id JOIN budget_leases l ON l.id = r.lease_id
             WHERE r.at >= @from AND r.at < @to AND (@owner IS NULL OR b.user_id = @owner)
             GROUP BY r.budget_id, l.agent_id;
             """,
-            r => new BudgetSpend(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)),
+            r => new BudgetSpend(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), Sum(r.GetDouble(5)), Sum(r.GetDouble(6))),
             cancellationToken,
             ("@from", Midnight(from).ToUnixMs()),
-            ("@to", Midnight(to.AddDays(1)).ToUnixMs()),
+            // The end of `to` in milliseconds, not the midnight after it: there is none after 9999-12-31.
+            ("@to", Midnight(to).ToUnixMs() + 86_400_000),
             ("@owner", ownerId));
     }
 
     private static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+
+    // SQLite's SUM raises "integer overflow" past 2^63 and would fail the whole report for every reader; TOTAL is a
+    // floating sum (exact below 2^53 micros, $9 billion), pinned here at long.MaxValue like every other spend counter.
+    private static long Sum(double total) => total >= long.MaxValue ? long.MaxValue : (long)total;
 
     public async Task<Page<Budget>> ListAsync(string? userId, string? position, int limit, CancellationToken cancellationToken)
     {
@@ -370,7 +376,7 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             unwrittenLeases[decision.Lease.Id] = decision.Lease;
             var key = (decision.Budget.Id, agentId);
             var (cost, sum) = unwrittenAgents.GetValueOrDefault(key);
-            unwrittenAgents[key] = (cost + costMicros, sum + tokens);
+            unwrittenAgents[key] = (QuotaRules.Saturating(cost, costMicros), QuotaRules.Saturating(sum, tokens));
         }
 
         public override void WriteDecided(SqliteConnectionLease connection)
@@ -497,7 +503,9 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
 
     private const string UpsertAgent = """
         INSERT INTO budget_agents (budget_id, agent_id, spent_micros, spent_tokens) VALUES (@budget_id, @agent_id, @cost, @tokens)
-        ON CONFLICT (budget_id, agent_id) DO UPDATE SET spent_micros = spent_micros + @cost, spent_tokens = spent_tokens + @tokens;
+        ON CONFLICT (budget_id, agent_id) DO UPDATE SET
+            spent_micros = CASE WHEN spent_micros > 9223372036854775807 - @cost THEN 9223372036854775807 ELSE spent_micros + @cost END,
+            spent_tokens = CASE WHEN spent_tokens > 9223372036854775807 - @tokens THEN 9223372036854775807 ELSE spent_tokens + @tokens END;
         """;
 
     private const string UpdateCounters = """

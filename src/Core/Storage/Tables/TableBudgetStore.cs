@@ -3,6 +3,7 @@ using System.Text;
 using Azure;
 using Azure.Data.Tables;
 using IronAuth.Core.Budgets;
+using IronAuth.Core.Limits;
 
 namespace IronAuth.Core.Storage.Tables;
 
@@ -146,7 +147,10 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
 
             var agent = entity.RowKey[(DayPrefix.Length + 11)..];
             var sums = agents.GetValueOrDefault(agent);
-            agents[agent] = (sums.Requests + (entity.GetInt64("Requests") ?? 0), sums.Tokens + (entity.GetInt64("SpentTokens") ?? 0), sums.Cost + (entity.GetInt64("Spent") ?? 0));
+            agents[agent] = (
+                QuotaRules.Saturating(sums.Requests, entity.GetInt64("Requests") ?? 0),
+                QuotaRules.Saturating(sums.Tokens, entity.GetInt64("SpentTokens") ?? 0),
+                QuotaRules.Saturating(sums.Cost, entity.GetInt64("Spent") ?? 0));
         }
 
         // A budget purged after the index was read: nothing of it counts.
@@ -427,15 +431,15 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
             var agent = rows.GetValueOrDefault(agentKey);
             var agentAfter = new TableEntity(caller.BudgetId, agentKey)
             {
-                ["Spent"] = (agent?.GetInt64("Spent") ?? 0) + request.CostMicros,
-                ["SpentTokens"] = (agent?.GetInt64("SpentTokens") ?? 0) + request.Tokens,
+                ["Spent"] = QuotaRules.Saturating(agent?.GetInt64("Spent") ?? 0, request.CostMicros),
+                ["SpentTokens"] = QuotaRules.Saturating(agent?.GetInt64("SpentTokens") ?? 0, request.Tokens),
             };
             var dayRow = rows.GetValueOrDefault(dayKey);
             var dayAfter = new TableEntity(caller.BudgetId, dayKey)
             {
-                ["Requests"] = (dayRow?.GetInt64("Requests") ?? 0) + 1,
-                ["Spent"] = (dayRow?.GetInt64("Spent") ?? 0) + request.CostMicros,
-                ["SpentTokens"] = (dayRow?.GetInt64("SpentTokens") ?? 0) + request.Tokens,
+                ["Requests"] = QuotaRules.Saturating(dayRow?.GetInt64("Requests") ?? 0, 1),
+                ["Spent"] = QuotaRules.Saturating(dayRow?.GetInt64("Spent") ?? 0, request.CostMicros),
+                ["SpentTokens"] = QuotaRules.Saturating(dayRow?.GetInt64("SpentTokens") ?? 0, request.Tokens),
             };
             if (dayRow is null)
             {
