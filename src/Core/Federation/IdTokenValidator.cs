@@ -54,9 +54,10 @@ public sealed partial class IdTokenValidator(
                 result = await handler.ValidateTokenAsync(idToken, Parameters(refreshed.Value, settings));
             }
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or HttpRequestException or TaskCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // The discovery document or the keys could not be fetched: the token cannot be checked, so it is not valid.
+            // The discovery document or the keys could not be fetched or read (unreachable, not JSON, an http jwks_uri of an
+            // https authority...): the token cannot be checked, so it is not valid. Whatever the provider serves, never a 500.
             LogDiscoveryFailed(logger, provider, e);
             return null;
         }

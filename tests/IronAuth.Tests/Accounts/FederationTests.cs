@@ -43,6 +43,21 @@ public abstract class FederationTests(string store) : IAsyncLifetime
         server.Client.PostAsJsonAsync("api/auth/federated", new { provider = name, id_token = idToken });
 
     [Fact]
+    public async Task A_provider_serving_no_usable_discovery_document_refuses_the_sign_in_with_401_not_500()
+    {
+        var idToken = provider.IdToken(ClientId, NewSubject(), Now, NewAddress());
+        foreach (var broken in new[] { "<html><body>Bad gateway</body></html>", "{\"issuer\": ", "{\"issuer\": 5, \"jwks_uri\": []}" })
+        {
+            provider.BrokenDiscovery = broken;
+            await (await SignInAsync(idToken)).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_id_token");
+        }
+
+        // Nothing of the failures was kept: once the provider serves its document again, the same token signs in.
+        provider.BrokenDiscovery = null;
+        Assert.Equal(HttpStatusCode.OK, (await SignInAsync(idToken)).StatusCode);
+    }
+
+    [Fact]
     public async Task A_first_sign_in_creates_an_account_and_the_same_sub_always_reaches_it()
     {
         var subject = NewSubject();

@@ -27,6 +27,9 @@ internal sealed class OpenIdProvider : IAsyncDisposable
     /// <summary>How many times the discovery document was fetched.</summary>
     public int DiscoveryFetches;
 
+    /// <summary>When set, served with 200 in place of the discovery document (an error page, a captive portal).</summary>
+    public volatile string? BrokenDiscovery;
+
     public static async Task<OpenIdProvider> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -36,6 +39,11 @@ internal sealed class OpenIdProvider : IAsyncDisposable
         app.MapGet("/.well-known/openid-configuration", () =>
         {
             Interlocked.Increment(ref provider.DiscoveryFetches);
+            if (provider.BrokenDiscovery is { } broken)
+            {
+                return Results.Text(broken, "text/html");
+            }
+
             return Results.Json(new Dictionary<string, object>
             {
                 ["issuer"] = provider.Authority,
