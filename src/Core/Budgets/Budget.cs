@@ -135,6 +135,9 @@ public enum BudgetRefusal
     /// <summary>The IC token lacks the protocol permission for this call.</summary>
     NotPermitted,
 
+    /// <summary>The budget's owner is suspended or deleted.</summary>
+    OwnerInactive,
+
     /// <summary>Too many concurrent writers kept winning the budget's conditional write; the caller may retry.</summary>
     Busy,
 }

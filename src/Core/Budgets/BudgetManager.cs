@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using IronAuth.Core.Audit;
+using IronAuth.Core.Caching;
 using IronAuth.Core.Configuration;
 using IronAuth.Core.Limits;
 using IronAuth.Core.Users;
@@ -39,9 +41,15 @@ public sealed class BudgetManager(
     IAuditStore audit,
     IcTokens icTokens,
     ProviderCredentials credentials,
+    CredentialCache cache,
     IOptions<IronAuthOptions> options,
     TimeProvider time)
 {
+    // Budgets whose owner is kept in process; beyond it the map starts over (a budget's owner never changes).
+    private const int MaxKnownOwners = 10_000;
+
+    private readonly ConcurrentDictionary<string, string> owners = new(StringComparer.Ordinal);
+
     private BudgetOptions Settings => options.Value.Budgets;
 
     public async Task<Result<Budget>> CreateAsync(Actor actor, NewBudget request, CancellationToken cancellationToken)
@@ -221,7 +229,7 @@ public sealed class BudgetManager(
 
     public async Task<Result<Handshake>> HandshakeAsync(IcTokenClaims claims, decimal requested, string? clientIp, CancellationToken cancellationToken)
     {
-        if ((Permit(claims, BudgetRules.Handshake) ?? BudgetRules.CheckAmount(requested, "requested_budget")) is { } refused)
+        if ((Permit(claims, BudgetRules.Handshake) ?? BudgetRules.CheckAmount(requested, "requested_budget") ?? await CheckOwnerAsync(claims, cancellationToken)) is { } refused)
         {
             return refused;
         }
@@ -263,7 +271,8 @@ public sealed class BudgetManager(
 
     public async Task<Result<Refreshed>> RefreshAsync(IcTokenClaims claims, string leaseId, decimal requested, string? clientIp, CancellationToken cancellationToken)
     {
-        if ((Permit(claims, BudgetRules.Refresh) ?? BudgetRules.CheckAmount(requested, "requested_budget") ?? CheckLeaseId(leaseId)) is { } refused)
+        if ((Permit(claims, BudgetRules.Refresh) ?? BudgetRules.CheckAmount(requested, "requested_budget") ?? CheckLeaseId(leaseId)
+             ?? await CheckOwnerAsync(claims, cancellationToken)) is { } refused)
         {
             return refused;
         }
@@ -302,6 +311,11 @@ public sealed class BudgetManager(
             return Failure.Validation("tokens must be from 0 to 10^12.");
         }
 
+        if (await CheckOwnerAsync(claims, cancellationToken) is { } inactive)
+        {
+            return inactive;
+        }
+
         var result = await store.ReportAsync(new LeaseReportRequest(Caller(claims), leaseId, reportId, tokens, Money.ToMicros(cost)), cancellationToken);
         return result.Refusal != BudgetRefusal.None
             ? FailureOf(result.Refusal)
@@ -310,7 +324,7 @@ public sealed class BudgetManager(
 
     public async Task<Result<Closed>> CloseAsync(IcTokenClaims claims, string leaseId, string? clientIp, CancellationToken cancellationToken)
     {
-        if ((Permit(claims, BudgetRules.Close) ?? CheckLeaseId(leaseId)) is { } refused)
+        if ((Permit(claims, BudgetRules.Close) ?? CheckLeaseId(leaseId) ?? await CheckOwnerAsync(claims, cancellationToken)) is { } refused)
         {
             return refused;
         }
@@ -337,6 +351,7 @@ public sealed class BudgetManager(
         BudgetRefusal.LeaseNotFound => new(FailureKind.NotFound, "lease_not_found", "This IC token holds no lease with that id."),
         BudgetRefusal.LeaseClosed => Failure.Conflict("lease_closed", "The lease is closed (closed, refreshed, expired or revoked)."),
         BudgetRefusal.NotPermitted => Failure.Forbidden("The IC token does not permit this call."),
+        BudgetRefusal.OwnerInactive => new(FailureKind.Unauthorized, "owner_inactive", "The budget's owner is suspended or deleted."),
         BudgetRefusal.Busy => new(FailureKind.Unavailable, "budget_busy", "Too many concurrent changes to this budget; try again.") { RetryAfter = TimeSpan.FromSeconds(1) },
         _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal, null),
     };
@@ -346,6 +361,33 @@ public sealed class BudgetManager(
 
     private static Failure? Permit(IcTokenClaims claims, string permission) =>
         claims.Permissions.Contains(permission) ? null : FailureOf(BudgetRefusal.NotPermitted);
+
+    /// <summary>
+    /// A budget is its owner's money: while the owner is suspended or deleted its IC tokens do nothing, as the owner's API
+    /// tokens do nothing (<c>owner_inactive</c>), and work again when an admin reactivates the owner. The owner is read
+    /// through the credential cache the API tokens' check uses, so a suspension here is seen at once, in other
+    /// instances within the cache's lifetime. An unknown budget is left to the store's own refusal.
+    /// </summary>
+    private async Task<Failure?> CheckOwnerAsync(IcTokenClaims claims, CancellationToken cancellationToken)
+    {
+        if (!owners.TryGetValue(claims.BudgetId, out var ownerId))
+        {
+            if (await store.FindAsync(claims.BudgetId, cancellationToken) is not { } budget)
+            {
+                return null;
+            }
+
+            if (owners.Count >= MaxKnownOwners)
+            {
+                owners.Clear();
+            }
+
+            ownerId = owners[claims.BudgetId] = budget.UserId;
+        }
+
+        var owner = await cache.GetUserAsync(ownerId, (users, ownerId), static s => s.users.FindByIdAsync(s.ownerId, CancellationToken.None));
+        return owner is { IsActive: true } ? null : FailureOf(BudgetRefusal.OwnerInactive);
+    }
 
     private static Failure? CheckLeaseId(string leaseId) => Ids.IsWellFormed(leaseId) ? null : FailureOf(BudgetRefusal.LeaseNotFound);
 

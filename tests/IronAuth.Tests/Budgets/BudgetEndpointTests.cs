@@ -237,6 +237,28 @@ public abstract class BudgetEndpointTests(string store) : IAsyncLifetime
         await (await admin.DeleteAsync($"api/budgets/{budgetId}/ic-tokens/nope")).AssertProblemAsync(HttpStatusCode.NotFound, "not_found");
     }
 
+    [Fact]
+    public async Task A_suspended_or_deleted_owners_budget_does_nothing_until_the_owner_is_active_again()
+    {
+        var (_, _, owner) = await server.CreateUserAsync("user");
+        var asOwner = server.NewClient(owner.Access);
+        var budgetId = await NewBudgetAsync(asOwner, 100m);
+        var runtime = server.NewClient((await MintAsync(asOwner, budgetId))["token"]!.GetValue<string>());
+        var lease = (await OkAsync(await runtime.PostAsJsonAsync("api/budgets/handshake", new { requested_budget = 10m })))["lease_id"]!.GetValue<string>();
+
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsJsonAsync($"api/users/{owner.UserId}/suspend", new { reason = "left" })).StatusCode);
+        await (await runtime.PostAsJsonAsync("api/budgets/handshake", new { requested_budget = 1m })).AssertProblemAsync(HttpStatusCode.Unauthorized, "owner_inactive");
+        await (await runtime.PostAsJsonAsync("api/budgets/report", new { lease_id = lease, report_id = "a", cost = 1m })).AssertProblemAsync(HttpStatusCode.Unauthorized, "owner_inactive");
+        await (await runtime.PostAsJsonAsync("api/budgets/refresh", new { lease_id = lease, requested_budget = 1m })).AssertProblemAsync(HttpStatusCode.Unauthorized, "owner_inactive");
+        await (await runtime.PostAsync($"api/budgets/leases/{lease}/close", null)).AssertProblemAsync(HttpStatusCode.Unauthorized, "owner_inactive");
+
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"api/users/{owner.UserId}/activate", null)).StatusCode);
+        await OkAsync(await runtime.PostAsJsonAsync("api/budgets/report", new { lease_id = lease, report_id = "b", cost = 1m }));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"api/users/{owner.UserId}")).StatusCode);
+        await (await runtime.PostAsJsonAsync("api/budgets/handshake", new { requested_budget = 1m })).AssertProblemAsync(HttpStatusCode.Unauthorized, "owner_inactive");
+    }
+
     [Theory]
     [InlineData("""{"name":"n","allocation":-1}""")]
     [InlineData("""{"name":"n","allocation":0}""")]
