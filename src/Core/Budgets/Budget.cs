@@ -138,6 +138,9 @@ public enum BudgetRefusal
     /// <summary>The budget's owner is suspended or deleted.</summary>
     OwnerInactive,
 
+    /// <summary>The report id was counted for another lease of the budget (a retry repeats the lease it was sent with).</summary>
+    ReportIdTaken,
+
     /// <summary>Too many concurrent writers kept winning the budget's conditional write; the caller may retry.</summary>
     Busy,
 }

@@ -352,6 +352,7 @@ public sealed class BudgetManager(
         BudgetRefusal.LeaseClosed => Failure.Conflict("lease_closed", "The lease is closed (closed, refreshed, expired or revoked)."),
         BudgetRefusal.NotPermitted => Failure.Forbidden("The IC token does not permit this call."),
         BudgetRefusal.OwnerInactive => new(FailureKind.Unauthorized, "owner_inactive", "The budget's owner is suspended or deleted."),
+        BudgetRefusal.ReportIdTaken => Failure.Conflict("report_id_taken", "This report_id was counted for another lease of the budget: report ids are unique per budget."),
         BudgetRefusal.Busy => new(FailureKind.Unavailable, "budget_busy", "Too many concurrent changes to this budget; try again.") { RetryAfter = TimeSpan.FromSeconds(1) },
         _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal, null),
     };

@@ -268,6 +268,9 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
         // Spend the rest through another lease; once the allocation is spent, a refresh is refused and the lease stays.
         var second = (await GrantAsync(Store, token, 10m)).Lease!;
         Assert.Equal(M(5m), second.GrantedMicros);
+        // A report id already counted for the first lease is no retry of a report on this one: refused, not swallowed.
+        Assert.Equal(BudgetRefusal.ReportIdTaken, (await ReportAsync(token, second.Id, 5m, "call-1")).Refusal);
+        Assert.Equal(M(5m), (await Store.FindAsync(budget.Id, default))!.SpentMicros);
         await ReportAsync(token, second.Id, 5m, "call-3");
         Assert.Equal(BudgetRefusal.BudgetExhausted, (await GrantAsync(Store, token, 1m, lease.Id)).Refusal);
         Assert.Equal(BudgetRefusal.BudgetExhausted, (await GrantAsync(Store, token, 1m)).Refusal);

@@ -287,8 +287,13 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         var earlier = connection.Statement(SelectReport)
             .Bind("@budget_id", caller.BudgetId)
             .Bind("@report_id", request.ReportId)
-            .Single(r => (bool?)(raw.sqlite3_column_int64(r, 0) != 0));
-        if (earlier is { } overrun)
+            .Single(r => ((bool Overrun, string LeaseId)?)(raw.sqlite3_column_int64(r, 0) != 0, Text(r, 1)));
+        if (earlier is { LeaseId: var earlierLease } && earlierLease != lease.Id)
+        {
+            return LeaseReportResult.Refused(BudgetRefusal.ReportIdTaken);
+        }
+
+        if (earlier is { Overrun: var overrun })
         {
             // A retry of a report already counted: the same answer as then, counted nothing more.
             return new LeaseReportResult(BudgetRefusal.None, lease.IsOpen ? lease.UnspentMicros : 0, budget!.AvailableMicros, overrun, Duplicate: true);
@@ -494,7 +499,7 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
     private const string SelectIcToken =
         "SELECT budget_id, jti, agent_id, permissions, issued_at, expires_at, revoked_at FROM budget_ic_tokens WHERE budget_id = @budget_id AND jti = @jti;";
 
-    private const string SelectReport = "SELECT overrun FROM budget_reports WHERE budget_id = @budget_id AND report_id = @report_id;";
+    private const string SelectReport = "SELECT overrun, lease_id FROM budget_reports WHERE budget_id = @budget_id AND report_id = @report_id;";
 
     private const string InsertReport = """
         INSERT INTO budget_reports (budget_id, report_id, lease_id, cost_micros, tokens, overrun, at)

@@ -424,6 +424,11 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
 
             if (rows.GetValueOrDefault(reportKey) is { } earlier)
             {
+                if (earlier.GetString("LeaseId") is { } earlierLease && earlierLease != lease.Id)
+                {
+                    return LeaseReportResult.Refused(BudgetRefusal.ReportIdTaken);
+                }
+
                 return new LeaseReportResult(BudgetRefusal.None, lease.IsOpen ? lease.UnspentMicros : 0, budget!.AvailableMicros, earlier.GetBoolean("Overrun") ?? false, Duplicate: true);
             }
 
