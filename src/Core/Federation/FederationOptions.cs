@@ -35,15 +35,20 @@ public sealed class FederationProvider
 
 public sealed class FederationOptionsValidator : IValidateOptions<FederationOptions>
 {
+    /// <summary>The longest provider name: with "-" and 10 hex digits it is a username of at most 64 characters.</summary>
+    public const int MaxProviderName = 53;
+
     public ValidateOptionsResult Validate(string? name, FederationOptions options)
     {
         var errors = new List<string>();
         foreach (var (provider, settings) in options.Providers)
         {
             var prefix = $"IronAuth:Federation:Providers:{provider}";
-            if (provider.Length is 0 or > 64 || !provider.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            // The name starts the usernames of the accounts it creates ("{provider}-{10 hex digits}"), so it obeys the
+            // username rules with room for the suffix: a name that could not would claim a link and never an account.
+            if (provider.Length is 0 or > MaxProviderName || !char.IsAsciiLetterOrDigit(provider[0]) || !provider.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
             {
-                errors.Add($"{prefix}: a provider name is 1 to 64 ASCII letters, digits, - or _.");
+                errors.Add($"{prefix}: a provider name is 1 to {MaxProviderName} ASCII letters, digits, - or _, starting with a letter or digit.");
             }
 
             if (!Uri.TryCreate(settings.EffectiveAuthority(provider), UriKind.Absolute, out var authority)

@@ -351,3 +351,34 @@ public sealed class RefreshTokenFormatTests
     [InlineData("0190a5f2c1d47c3aa0b1c2d3e4f5a6b7-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     public void Malformed_refresh_tokens_do_not_parse(string token) => Assert.False(RefreshTokens.TryParse(token, out _));
 }
+
+public sealed class FederationOptionsTests
+{
+    private static string[] Failures(string provider) =>
+        new IronAuth.Core.Federation.FederationOptionsValidator().Validate(null, new IronAuth.Core.Federation.FederationOptions
+        {
+            Providers = { [provider] = new() { Authority = "https://login.example.com", ClientId = "ironauth" } },
+        }).Failures?.ToArray() ?? [];
+
+    [Theory]
+    [InlineData("corp")]
+    [InlineData("google")]
+    [InlineData("Entra_ID-2")]
+    public void Provider_names_that_can_start_a_username_are_accepted(string provider) => Assert.Empty(Failures(provider));
+
+    [Theory]
+    [InlineData("_corp")]
+    [InlineData("-corp")]
+    [InlineData("corp.example")]
+    [InlineData("")]
+    public void Provider_names_whose_accounts_could_not_be_created_are_refused(string provider) => Assert.Single(Failures(provider));
+
+    [Fact]
+    public void A_provider_name_leaves_room_for_the_usernames_suffix()
+    {
+        var longest = new string('p', IronAuth.Core.Federation.FederationOptionsValidator.MaxProviderName);
+        Assert.Empty(Failures(longest));
+        Assert.Null(UsernameRules.CheckUsername(longest + "-0123456789"));
+        Assert.Single(Failures(longest + "p"));
+    }
+}
