@@ -83,6 +83,9 @@ public static class OAuthEndpoints
     /// <summary>The token endpoint (RFC 6749 §3.2): password, refresh_token and client_credentials grants.</summary>
     public static async Task<IResult> Token(HttpRequest request)
     {
+        // RFC 6749 §5.1: token responses carry Cache-Control: no-store (ResponseDefaults) and Pragma: no-cache, for
+        // HTTP/1.0 caches; errors too.
+        request.HttpContext.Response.Headers.Pragma = "no-cache";
         var (oauth, error) = await OAuthProtocol.ReadAsync(request);
         if (error is not null)
         {

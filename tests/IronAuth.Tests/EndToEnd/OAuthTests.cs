@@ -162,6 +162,8 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
         var first = await AdminPasswordGrantAsync(endpoint);
         var second = await server.Client.RequestRefreshTokenAsync(new RefreshTokenRequest { Address = endpoint, RefreshToken = first.RefreshToken! });
         Assert.False(second.IsError, second.Error);
+        Assert.True(second.HttpResponse!.Headers.CacheControl?.NoStore);
+        Assert.Equal("no-cache", second.HttpResponse.Headers.Pragma.Single().Name);
         Assert.NotEqual(first.RefreshToken, second.RefreshToken);
         Assert.Equal(HttpStatusCode.OK, (await server.NewClient(second.AccessToken).GetAsync("api/auth/me")).StatusCode);
 
@@ -212,6 +214,7 @@ public abstract class OAuthTests(string store) : IAsyncLifetime
             Assert.Equal(expected, body["error"]!.GetValue<string>());
             Assert.False(string.IsNullOrEmpty(body["error_description"]?.GetValue<string>()), name);
             Assert.True(response.Headers.CacheControl?.NoStore, name);
+            Assert.Equal("no-cache", response.Headers.Pragma.Single().Name);
             if (status == HttpStatusCode.Unauthorized)
             {
                 Assert.Equal("Basic", response.Headers.WwwAuthenticate.Single().Scheme);
