@@ -162,7 +162,11 @@ public sealed partial class SignInManager(
             user = upgraded.Value ?? user;
         }
 
-        var signIn = await StartSessionAsync(user, cancellationToken);
+        if (await StartSessionAsync(user, cancellationToken) is not { } signIn)
+        {
+            return InvalidCredentials;
+        }
+
         await audit.AppendAboutUserAsync(time, new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId));
         return signIn;
     }
@@ -190,7 +194,11 @@ public sealed partial class SignInManager(
             };
         }
 
-        var signIn = await StartSessionAsync(user, cancellationToken);
+        if (await StartSessionAsync(user, cancellationToken) is not { } signIn)
+        {
+            return InvalidCredentials;
+        }
+
         await audit.AppendAboutUserAsync(time, actor, AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId), ("method", method));
         metrics.Login(LoginOutcome.Succeeded);
         return signIn;
@@ -206,7 +214,11 @@ public sealed partial class SignInManager(
         }
 
         var user = completed.Value!;
-        var signIn = await StartSessionAsync(user, cancellationToken);
+        if (await StartSessionAsync(user, cancellationToken) is not { } signIn)
+        {
+            return InvalidCredentials;
+        }
+
         await audit.AppendAboutUserAsync(
             time, new Actor(user.Id, user.Username, clientIp), AuditActions.LoginSucceeded, user.Id, ("session_id", signIn.SessionId), ("mfa", "true"));
         metrics.Login(LoginOutcome.Succeeded);
@@ -300,7 +312,14 @@ public sealed partial class SignInManager(
         return new Caller(user, AuthMethod.Session, Permissions.Of(user.Role), session.Id, null);
     }
 
-    private async Task<SignIn> StartSessionAsync(User user, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the session of a sign-in decided on <paramref name="user"/> as it was read, then reads the user again:
+    /// if its password changed or it stopped being active meanwhile, the new session is revoked and the sign-in
+    /// refused (null). A password change or reset writes the new hash and then revokes every session, so a session created
+    /// before that revocation is ended by it, and one created after it finds the new hash here: a sign-in whose bcrypt
+    /// check ran across a reset never keeps a session made with the old password.
+    /// </summary>
+    private async Task<SignIn?> StartSessionAsync(User user, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var sessionId = Ids.New(time);
@@ -310,6 +329,13 @@ public sealed partial class SignInManager(
             new Session { Id = sessionId, UserId = user.Id, CreatedAt = now, ExpiresAt = expires },
             new RefreshTokenRecord(Ids.Digest(refresh), sessionId, now, expires),
             cancellationToken);
+        if (await users.FindByIdAsync(user.Id, CancellationToken.None) is not { IsActive: true } current || current.PasswordHash != user.PasswordHash)
+        {
+            await sessions.RevokeAsync(sessionId, "credentials_changed", time.GetUtcNow(), CancellationToken.None);
+            cache.EvictSession(sessionId);
+            return null;
+        }
+
         var access = await accessTokens.IssueAsync(user, sessionId);
         return new SignIn(user, sessionId, access, refresh, expires);
     }

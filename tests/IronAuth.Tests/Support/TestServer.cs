@@ -56,13 +56,14 @@ public sealed class TestServer : IApiHost
     public IServiceProvider Services => app.Services;
 
     /// <summary>Starts a server over a fresh store of its own of the given kind (<see cref="TestStore.Sqlite"/> or <see cref="TestStore.Tables"/>).</summary>
+    /// <param name="services">Registrations after the server's own (a later registration of a service wins).</param>
     public static async Task<TestServer> StartAsync(
-        string store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, FakeTimeProvider? time = null)
+        string store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, FakeTimeProvider? time = null, Action<IServiceCollection>? services = null)
     {
         var owned = await TestStore.CreateAsync(store);
         try
         {
-            return await StartAsync(owned, settings, time, ownsStore: true);
+            return await StartAsync(owned, settings, time, ownsStore: true, services);
         }
         catch
         {
@@ -75,7 +76,8 @@ public sealed class TestServer : IApiHost
     public static Task<TestServer> StartAsync(TestStore store, IDictionary<string, string?>? settings = null, FakeTimeProvider? time = null) =>
         StartAsync(store, settings, time, ownsStore: false);
 
-    private static async Task<TestServer> StartAsync(TestStore store, IDictionary<string, string?>? settings, FakeTimeProvider? time, bool ownsStore)
+    private static async Task<TestServer> StartAsync(
+        TestStore store, IDictionary<string, string?>? settings, FakeTimeProvider? time, bool ownsStore, Action<IServiceCollection>? services = null)
     {
         var adminUsername = "admin-" + Guid.NewGuid().ToString("N")[..8];
         var claimed = store.ClaimOrigin();
@@ -108,6 +110,7 @@ public sealed class TestServer : IApiHost
         var builder = IronAuthServer.CreateBuilder(args);
         time ??= new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
         builder.Services.AddSingleton<TimeProvider>(time);
+        services?.Invoke(builder.Services);
         var app = IronAuthServer.Build(builder);
         try
         {
@@ -120,7 +123,7 @@ public sealed class TestServer : IApiHost
             // server process) may have bound it since. Nobody has listened at that issuer yet: the store moves.
             if (claimed is not null && e is IOException { InnerException: AddressInUseException } && store.MoveOrigin())
             {
-                return await StartAsync(store, settings, time, ownsStore);
+                return await StartAsync(store, settings, time, ownsStore, services);
             }
 
             throw;
