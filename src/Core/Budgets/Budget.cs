@@ -108,7 +108,14 @@ public sealed record Lease
     /// <summary><c>closed</c>, <c>refreshed</c>, <c>expired</c> or <c>revoked</c>; null while open.</summary>
     public string? ClosedReason { get; init; }
 
+    /// <summary>Not closed yet: its unspent part is still reserved in the budget (until maintenance closes it, if expired).</summary>
     public bool IsOpen => ClosedAt is null;
+
+    /// <summary>
+    /// Usable at <paramref name="now"/>: open and before its <see cref="ExpiresAt"/>. A lease past its expiry takes no
+    /// refresh or close and its reports are overruns, whether or not maintenance has closed it yet.
+    /// </summary>
+    public bool IsOpenAt(DateTimeOffset now) => IsOpen && now < ExpiresAt;
 
     /// <summary>The unspent part: what the runtime may still spend, and what closing it returns.</summary>
     public long UnspentMicros => Math.Max(0, GrantedMicros - SpentMicros);

@@ -57,7 +57,7 @@ public static class BudgetLedger
                 return Refused(BudgetRefusal.LeaseNotFound);
             }
 
-            if (!previous.IsOpen)
+            if (!previous.IsOpenAt(caller.Now))
             {
                 return Refused(BudgetRefusal.LeaseClosed);
             }
@@ -97,10 +97,12 @@ public static class BudgetLedger
 
     /// <summary>
     /// Counts a report against its lease. Within the lease's unspent part the cost moves from reserved to spent; beyond
-    /// it, and on a lease that is no longer open (a report that arrives after a close, refresh or expiry), it is still
-    /// added to spent — usage is never lost — and the report is marked overrun.
+    /// it, and on a lease that is no longer open at <paramref name="now"/> (a report that arrives after a close, refresh
+    /// or expiry), it is still added to spent — usage is never lost — and the report is marked overrun. A lease past its
+    /// expiry that maintenance has not closed yet still holds its reserve: the cost moves out of it as on an open
+    /// lease, so the reserve maintenance returns later is what is left.
     /// </summary>
-    public static ReportDecision Report(Budget budget, Lease lease, long tokens, long costMicros)
+    public static ReportDecision Report(Budget budget, Lease lease, long tokens, long costMicros, DateTimeOffset now)
     {
         // Spend saturates instead of wrapping (QuotaRules.Saturating): reports beyond a lease are accepted, so nothing else
         // bounds their sum, and a wrapped total would read as money available again.
@@ -111,7 +113,7 @@ public static class BudgetLedger
         if (lease.IsOpen)
         {
             reserved += updated.UnspentMicros - lease.UnspentMicros;
-            overrun = spent > lease.GrantedMicros;
+            overrun = spent > lease.GrantedMicros || now >= lease.ExpiresAt;
         }
         else
         {
@@ -124,7 +126,7 @@ public static class BudgetLedger
             SpentTokens = QuotaRules.Saturating(budget.SpentTokens, tokens),
             ReservedMicros = reserved,
         };
-        return new ReportDecision(after, updated, updated.IsOpen ? updated.UnspentMicros : 0, overrun);
+        return new ReportDecision(after, updated, updated.IsOpenAt(now) ? updated.UnspentMicros : 0, overrun);
     }
 
     /// <summary>Closes an open lease for <paramref name="reason"/>: its unspent part returns to the budget.</summary>

@@ -365,6 +365,27 @@ public abstract class BudgetStoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_lease_past_its_expiry_is_over_before_maintenance_closes_it()
+    {
+        var (budget, token) = await NewBudgetAsync(10m);
+        var lease = (await GrantAsync(Store, token, 4m)).Lease!;
+        Time.Advance(LeaseLifetime);
+
+        // Not yet closed by maintenance: a late report is an overrun, its cost comes out of the lease's reserve.
+        var late = await ReportAsync(token, lease.Id, 1m);
+        Assert.Equal((BudgetRefusal.None, true, 0L, M(6m)), (late.Refusal, late.Overrun, late.LeaseRemainingMicros, late.BudgetRemainingMicros));
+        Assert.Equal(BudgetRefusal.LeaseClosed, (await GrantAsync(Store, token, 1m, lease.Id)).Refusal);
+        Assert.Equal(BudgetRefusal.LeaseClosed, (await Store.CloseAsync(CallerOf(token), lease.Id, default)).Refusal);
+        var held = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((M(1m), M(3m), 1), (held.SpentMicros, held.ReservedMicros, held.OpenLeases));
+
+        // Maintenance returns the rest of the reserve: nothing is counted twice or lost.
+        Assert.True(await Store.ExpireLeasesAsync(Time.GetUtcNow(), 100, default) >= 1);
+        var after = (await Store.FindAsync(budget.Id, default))!;
+        Assert.Equal((M(1m), 0L, 0, M(9m)), (after.SpentMicros, after.ReservedMicros, after.OpenLeases, after.AvailableMicros));
+    }
+
+    [Fact]
     public async Task Expired_leases_return_their_unspent_parts_and_ended_budgets_are_purged_after_retention()
     {
         var (budget, token) = await NewBudgetAsync(10m);

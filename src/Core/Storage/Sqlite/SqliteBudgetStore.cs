@@ -296,10 +296,10 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
         if (earlier is { Overrun: var overrun })
         {
             // A retry of a report already counted: the same answer as then, counted nothing more.
-            return new LeaseReportResult(BudgetRefusal.None, lease.IsOpen ? lease.UnspentMicros : 0, budget!.AvailableMicros, overrun, Duplicate: true);
+            return new LeaseReportResult(BudgetRefusal.None, lease.IsOpenAt(caller.Now) ? lease.UnspentMicros : 0, budget!.AvailableMicros, overrun, Duplicate: true);
         }
 
-        var decision = BudgetLedger.Report(budget!, lease, request.Tokens, request.CostMicros);
+        var decision = BudgetLedger.Report(budget!, lease, request.Tokens, request.CostMicros, caller.Now);
         connection.Statement(InsertReport)
             .Bind("@budget_id", caller.BudgetId)
             .Bind("@report_id", request.ReportId)
@@ -423,7 +423,7 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             return LeaseCloseResult.Refused(BudgetRefusal.LeaseNotFound);
         }
 
-        if (!lease.IsOpen)
+        if (!lease.IsOpenAt(caller.Now))
         {
             return LeaseCloseResult.Refused(BudgetRefusal.LeaseClosed);
         }

@@ -429,10 +429,10 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
                     return LeaseReportResult.Refused(BudgetRefusal.ReportIdTaken);
                 }
 
-                return new LeaseReportResult(BudgetRefusal.None, lease.IsOpen ? lease.UnspentMicros : 0, budget!.AvailableMicros, earlier.GetBoolean("Overrun") ?? false, Duplicate: true);
+                return new LeaseReportResult(BudgetRefusal.None, lease.IsOpenAt(caller.Now) ? lease.UnspentMicros : 0, budget!.AvailableMicros, earlier.GetBoolean("Overrun") ?? false, Duplicate: true);
             }
 
-            var decision = BudgetLedger.Report(budget!, lease, request.Tokens, request.CostMicros);
+            var decision = BudgetLedger.Report(budget!, lease, request.Tokens, request.CostMicros, caller.Now);
             var agent = rows.GetValueOrDefault(agentKey);
             var agentAfter = new TableEntity(caller.BudgetId, agentKey)
             {
@@ -501,7 +501,7 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
                 return LeaseCloseResult.Refused(BudgetRefusal.LeaseNotFound);
             }
 
-            if (!lease.IsOpen)
+            if (!lease.IsOpenAt(caller.Now))
             {
                 return LeaseCloseResult.Refused(BudgetRefusal.LeaseClosed);
             }
