@@ -13,15 +13,15 @@ namespace IronAuth.Api.Endpoints;
 public static class MfaEndpoints
 {
     public static Task<IResult> BeginTotp(HttpRequest request) =>
-        SessionActionAsync(request, needsBody: false, (mfa, caller, _, actor, ct) => mfa.BeginAsync(actor, caller.User, ct),
+        SessionActionAsync<TotpBeginRequest, TotpSetup>(request, (mfa, caller, body, actor, ct) => mfa.BeginAsync(actor, caller.User, body.CurrentPassword, ct),
             setup => TypedResults.Ok(new TotpSetupResponse(setup.Secret, setup.OtpauthUri, setup.QrSvg)));
 
     public static Task<IResult> ConfirmTotp(HttpRequest request) =>
-        SessionActionAsync(request, needsBody: true, (mfa, caller, code, actor, ct) => mfa.ConfirmAsync(actor, caller.User, code!, ct),
+        SessionActionAsync<MfaCodeRequest, IReadOnlyList<string>>(request, (mfa, caller, body, actor, ct) => mfa.ConfirmAsync(actor, caller.User, body.Code, ct),
             codes => TypedResults.Ok(new RecoveryCodesResponse(codes)));
 
     public static Task<IResult> DisableTotp(HttpRequest request) =>
-        SessionActionAsync(request, needsBody: true, (mfa, caller, code, actor, ct) => mfa.DisableAsync(actor, caller.User, code!, ct),
+        SessionActionAsync<MfaCodeRequest, bool>(request, (mfa, caller, body, actor, ct) => mfa.DisableAsync(actor, caller.User, body.Code, ct),
             _ => TypedResults.NoContent());
 
     public static async Task<IResult> Verify(HttpRequest request)
@@ -61,8 +61,9 @@ public static class MfaEndpoints
     /// Only a signed-in session manages its own second factor: an API token acting for the user must not be able to
     /// enrol an authenticator of its holder's, or turn the owner's off.
     /// </summary>
-    private static async Task<IResult> SessionActionAsync<T>(
-        HttpRequest request, bool needsBody, Func<MfaManager, Caller, string?, Actor, CancellationToken, Task<Result<T>>> action, Func<T, IResult> ok)
+    private static async Task<IResult> SessionActionAsync<TBody, T>(
+        HttpRequest request, Func<MfaManager, Caller, TBody, Actor, CancellationToken, Task<Result<T>>> action, Func<T, IResult> ok)
+        where TBody : class
     {
         var (caller, denied) = await request.AuthenticateAsync();
         if (denied is not null)
@@ -75,22 +76,16 @@ public static class MfaEndpoints
             return Problems.Create(StatusCodes.Status403Forbidden, "forbidden", "Two-factor sign-in is managed from a signed-in session, not with an API token.");
         }
 
-        string? code = null;
-        if (needsBody)
+        var (body, problem) = await JsonBody.ReadAsync<TBody>(request);
+        if (problem is not null)
         {
-            var (body, problem) = await JsonBody.ReadAsync<MfaCodeRequest>(request);
-            if (problem is not null)
-            {
-                return problem;
-            }
-
-            code = body!.Code;
+            return problem;
         }
 
         var context = request.HttpContext;
         context.Response.Headers.CacheControl = "no-store";
         var result = await action(
-            context.RequestServices.GetRequiredService<MfaManager>(), caller, code, caller.ToActor(request.ClientIp()), context.RequestAborted);
+            context.RequestServices.GetRequiredService<MfaManager>(), caller, body!, caller.ToActor(request.ClientIp()), context.RequestAborted);
         return result.ToHttp(context, ok);
     }
 }

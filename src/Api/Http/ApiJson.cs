@@ -70,6 +70,7 @@ public static class ApiJson
 [JsonSerializable(typeof(VerifyEmailRequest))]
 [JsonSerializable(typeof(EmailRequest))]
 [JsonSerializable(typeof(MfaCodeRequest))]
+[JsonSerializable(typeof(TotpBeginRequest))]
 [JsonSerializable(typeof(MfaVerifyRequest))]
 [JsonSerializable(typeof(TotpSetupResponse))]
 [JsonSerializable(typeof(RecoveryCodesResponse))]

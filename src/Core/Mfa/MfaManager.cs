@@ -17,6 +17,7 @@ public sealed record TotpSetup(string Secret, string OtpauthUri, string QrSvg);
 public static class MfaAuditActions
 {
     public const string TotpEnrolmentStarted = "mfa.totp_enrolment_started";
+    public const string TotpEnrolmentRefused = "mfa.totp_enrolment_refused";
     public const string TotpEnabled = "mfa.totp_enabled";
     public const string TotpDisabled = "mfa.totp_disabled";
     public const string Reset = "mfa.reset";
@@ -36,6 +37,7 @@ public sealed class MfaManager(
     IUserStore users,
     IAuditStore audit,
     TotpSecrets secrets,
+    PasswordAttempts attempts,
     CredentialCache cache,
     IOptions<MfaOptions> options,
     IOptions<IronAuthOptions> core,
@@ -53,9 +55,18 @@ public sealed class MfaManager(
     public async Task<bool> IsEnabledAsync(string userId, CancellationToken cancellationToken) =>
         await store.FindTotpAsync(userId, cancellationToken) is { IsConfirmed: true };
 
-    /// <summary>Starts (or restarts) enrolment with a new secret; refused while TOTP is on (turn it off first).</summary>
-    public async Task<Result<TotpSetup>> BeginAsync(Actor actor, User user, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts (or restarts) enrolment with a new secret; refused while TOTP is on (turn it off first). The user proves
+    /// its password first, under sign-in's lockout: a stolen access token must not enrol its holder's authenticator and
+    /// so lock the owner out of its own account.
+    /// </summary>
+    public async Task<Result<TotpSetup>> BeginAsync(Actor actor, User user, string currentPassword, CancellationToken cancellationToken)
     {
+        if ((await attempts.CheckAsync(user, currentPassword, actor, MfaAuditActions.TotpEnrolmentRefused, PasswordAttempts.WrongCurrentPassword, cancellationToken)).Failure is { } refused)
+        {
+            return refused;
+        }
+
         var secret = RandomNumberGenerator.GetBytes(SecretBytes);
         var now = time.GetUtcNow();
         var enrolment = new TotpEnrolment(user.Id, await secrets.ProtectAsync(user.Id, secret), now, null, -1);

@@ -45,6 +45,10 @@ public sealed partial class PasswordAttempts(
     TimeProvider time,
     ILogger<PasswordAttempts> logger)
 {
+    /// <summary>A wrong <c>current_password</c> where a signed-in user re-proves it (password or email change, enrolment).</summary>
+    public static readonly Failure WrongCurrentPassword =
+        new(FailureKind.Forbidden, "invalid_credentials", "current_password is incorrect.");
+
     private static readonly Failure Contended =
         new(FailureKind.TooManyRequests, "rate_limited", "Too many password attempts for this account at once; try again shortly.")
         {

@@ -41,9 +41,6 @@ public sealed class UserManager(
 {
     public const int MaxPageSize = 200;
 
-    private static readonly Failure WrongCurrentPassword =
-        new(FailureKind.Forbidden, "invalid_credentials", "current_password is incorrect.");
-
     private static readonly Failure InvalidResetToken =
         new(FailureKind.Validation, "invalid_reset_token", "The reset token is invalid, expired or already used.");
 
@@ -120,7 +117,7 @@ public sealed class UserManager(
                 return Failure.Validation("current_password is required to change your own email.");
             }
 
-            if ((await attempts.CheckAsync(self, change.CurrentPassword, actor, AuditActions.EmailChangeFailed, WrongCurrentPassword, cancellationToken)).Failure is { } failure)
+            if ((await attempts.CheckAsync(self, change.CurrentPassword, actor, AuditActions.EmailChangeFailed, PasswordAttempts.WrongCurrentPassword, cancellationToken)).Failure is { } failure)
             {
                 return failure;
             }
@@ -245,7 +242,7 @@ public sealed class UserManager(
         }
 
         var checkedPassword = await attempts.CheckAsync(
-            user, currentPassword, actor, AuditActions.PasswordChangeFailed, WrongCurrentPassword, cancellationToken);
+            user, currentPassword, actor, AuditActions.PasswordChangeFailed, PasswordAttempts.WrongCurrentPassword, cancellationToken);
         if (checkedPassword.Failure is { } failure)
         {
             return failure;

@@ -17,7 +17,7 @@ public sealed class MfaCommandTests : IDisposable
         await using (var server = await cli.StartServerAsync())
         {
             var self = server.NewClient((await server.LoginAsync("ada", CliRunner.Password)).Access);
-            var secret = (await (await self.PostAsync("api/auth/mfa/totp", null)).ReadJsonAsync())["secret"]!.GetValue<string>();
+            var secret = (await (await self.PostAsJsonAsync("api/auth/mfa/totp", new { current_password = CliRunner.Password })).ReadJsonAsync())["secret"]!.GetValue<string>();
             var code = Rfc6238.Code(Rfc6238.Base32(secret), Rfc6238.Step(cli.Time.GetUtcNow()));
             Assert.Equal(HttpStatusCode.OK, (await self.PostAsJsonAsync("api/auth/mfa/totp/confirm", new { code })).StatusCode);
             await (await server.Client.PostAsJsonAsync("api/auth/login", new { username = "ada", password = CliRunner.Password }))

@@ -38,7 +38,7 @@ public abstract class MfaTests(string store) : IAsyncLifetime
     {
         var (username, password, tokens) = await server.CreateUserAsync("user");
         var self = server.NewClient(tokens.Access);
-        var setup = await self.PostAsync("api/auth/mfa/totp", null);
+        var setup = await self.PostAsJsonAsync("api/auth/mfa/totp", new { current_password = password });
         Assert.Equal(HttpStatusCode.OK, setup.StatusCode);
         var body = await setup.ReadJsonAsync();
         var secret = body["secret"]!.GetValue<string>();
@@ -56,7 +56,11 @@ public abstract class MfaTests(string store) : IAsyncLifetime
         var (username, password, tokens) = await server.CreateUserAsync("user");
         var self = server.NewClient(tokens.Access);
 
-        var setup = await self.PostAsync("api/auth/mfa/totp", null);
+        // A stolen access token alone cannot enrol an authenticator: the password is proved first, under the lockout.
+        await (await self.PostAsync("api/auth/mfa/totp", HttpAssertions.Json("{}"))).AssertProblemAsync(HttpStatusCode.BadRequest, "validation_failed");
+        await (await self.PostAsJsonAsync("api/auth/mfa/totp", new { current_password = "not-the-password" }))
+            .AssertProblemAsync(HttpStatusCode.Forbidden, "invalid_credentials");
+        var setup = await self.PostAsJsonAsync("api/auth/mfa/totp", new { current_password = password });
 
         Assert.Equal(HttpStatusCode.OK, setup.StatusCode);
         Assert.True(setup.Headers.CacheControl?.NoStore);
@@ -77,7 +81,9 @@ public abstract class MfaTests(string store) : IAsyncLifetime
         var codes = (await confirmed.ReadJsonAsync())["recovery_codes"]!.AsArray().Select(c => c!.GetValue<string>()).ToList();
         Assert.Equal(10, codes.Distinct().Count());
         // On now: enrolling again needs turning it off first.
-        await (await self.PostAsync("api/auth/mfa/totp", null)).AssertProblemAsync(HttpStatusCode.Conflict, "mfa_already_enabled");
+        await (await self.PostAsJsonAsync("api/auth/mfa/totp", new { current_password = password })).AssertProblemAsync(HttpStatusCode.Conflict, "mfa_already_enabled");
+        var audit = await (await server.NewClient((await server.LoginAdminAsync()).Access).GetAsync($"api/users/{tokens.UserId}/audit?limit=200")).ReadJsonAsync();
+        Assert.Single(audit["items"]!.AsArray(), e => e!["action"]!.GetValue<string>() == "mfa.totp_enrolment_refused");
     }
 
     [Fact]
@@ -222,7 +228,7 @@ public abstract class MfaTests(string store) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await LoginAsync(username, password)).StatusCode);
 
         // On again, then reset by an admin (a lost authenticator).
-        var setup = await (await self.PostAsync("api/auth/mfa/totp", null)).ReadJsonAsync();
+        var setup = await (await self.PostAsJsonAsync("api/auth/mfa/totp", new { current_password = password })).ReadJsonAsync();
         var again = setup["secret"]!.GetValue<string>();
         Assert.Equal(HttpStatusCode.OK, (await self.PostAsJsonAsync("api/auth/mfa/totp/confirm", new { code = Code(again) })).StatusCode);
         await (await LoginAsync(username, password)).AssertProblemAsync(HttpStatusCode.Unauthorized, "mfa_required");
@@ -244,7 +250,7 @@ public abstract class MfaTests(string store) : IAsyncLifetime
         var created = await server.NewClient(tokens.Access).PostAsJsonAsync("api/tokens", new { name = "t-" + Guid.NewGuid().ToString("N")[..6] });
         var apiToken = (await created.ReadJsonAsync())["token"]!.GetValue<string>();
 
-        await (await server.NewClient(apiToken).PostAsync("api/auth/mfa/totp", null)).AssertProblemAsync(HttpStatusCode.Forbidden, "forbidden");
+        await (await server.NewClient(apiToken).PostAsJsonAsync("api/auth/mfa/totp", new { current_password = "whatever-it-is" })).AssertProblemAsync(HttpStatusCode.Forbidden, "forbidden");
     }
 
     [Fact]

@@ -90,7 +90,7 @@ public abstract class FunctionsAccountTests(string store, ITestOutputHelper outp
     {
         var (username, password, tokens) = await app.CreateUserAsync("user");
         var self = app.NewClient(tokens.Access);
-        var setup = await self.PostAsync("api/auth/mfa/totp", null);
+        var setup = await self.PostAsJsonAsync("api/auth/mfa/totp", new { current_password = password });
         Assert.Equal(HttpStatusCode.OK, setup.StatusCode);
         var secret = (await setup.ReadJsonAsync())["secret"]!.GetValue<string>();
         var confirmedStep = Now;
