@@ -103,6 +103,9 @@ public static class OAuthProtocol
             // are what clients act on, the code says which limit it was.
             { Kind: FailureKind.TooManyRequests } => Error(StatusCodes.Status429TooManyRequests, failure.Code, failure.Detail),
             { Kind: FailureKind.Unavailable } => Error(StatusCodes.Status503ServiceUnavailable, "temporarily_unavailable", failure.Detail),
+            // The grant has no second step to carry an mfa_token to (docs/accounts.md): say where the sign-in can finish.
+            { Code: "mfa_required" } => Error(StatusCodes.Status400BadRequest, "invalid_grant",
+                "Two-factor sign-in is on for this account and the password grant has no second step: sign in with POST /api/auth/login, then /api/auth/mfa/verify."),
             // Wrong password, unknown user, suspended account, spent or unknown refresh token: the grant is invalid.
             _ => Error(StatusCodes.Status400BadRequest, "invalid_grant", failure.Detail),
         };

@@ -244,6 +244,21 @@ public abstract class MfaTests(string store) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_password_grant_of_a_two_factor_account_says_where_the_sign_in_can_finish()
+    {
+        var (username, password, _, _, _) = await EnrolledUserAsync();
+
+        var grant = await server.Client.PostAsync("api/oauth/token", new FormUrlEncodedContent(
+            [new("grant_type", "password"), new("username", username), new("password", password)]));
+
+        Assert.Equal(HttpStatusCode.BadRequest, grant.StatusCode);
+        var body = await grant.ReadJsonAsync();
+        Assert.Equal("invalid_grant", body["error"]!.GetValue<string>());
+        Assert.Contains("/api/auth/login", body["error_description"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(body["mfa_token"]);
+    }
+
+    [Fact]
     public async Task An_api_token_cannot_manage_two_factor()
     {
         var (_, _, tokens) = await server.CreateUserAsync("user");
