@@ -68,12 +68,39 @@ public sealed partial class IdTokenValidator(
             return null;
         }
 
+        if (NotAnIdTokenForUs(token, settings.ClientId!) is { } reason)
+        {
+            LogRejected(logger, provider, reason);
+            return null;
+        }
+
         var email = token.TryGetPayloadValue<string>("email", out var e1) ? e1 : null;
         // Providers send email_verified as a JSON boolean; some as the string "true".
         var verified = (token.TryGetPayloadValue<bool>("email_verified", out var b) && b)
             || (token.TryGetPayloadValue<string>("email_verified", out var s) && string.Equals(s, "true", StringComparison.OrdinalIgnoreCase));
         var name = token.TryGetPayloadValue<string>("name", out var n) ? n : null;
         return new FederatedIdentity(provider, token.Subject, email, verified && email is not null, name);
+    }
+
+    /// <summary>
+    /// Why a validly signed token of the provider, for our audience, is still not an ID token issued to us: an access
+    /// token of the provider's (some providers, e.g. Entra ID, sign those with the same keys and issuer, and one for an
+    /// API registered under our client id carries our id as its audience) has a <c>scp</c> claim or type <c>at+jwt</c>
+    /// (RFC 9068); and OIDC Core §3.1.3.7 wants <c>azp</c> to be our client id when present, and present when the
+    /// token has several audiences.
+    /// </summary>
+    private static string? NotAnIdTokenForUs(JsonWebToken token, string clientId)
+    {
+        if (token.TryGetPayloadValue<object>("scp", out _) || string.Equals(token.Typ, "at+jwt", StringComparison.OrdinalIgnoreCase)
+            || string.Equals(token.Typ, "application/at+jwt", StringComparison.OrdinalIgnoreCase))
+        {
+            return "access_token";
+        }
+
+        var azp = token.TryGetPayloadValue<string>("azp", out var party) ? party : null;
+        return azp is not null && azp != clientId ? "azp_mismatch"
+            : azp is null && token.Audiences.Skip(1).Any() ? "azp_missing"
+            : null;
     }
 
     private sealed record Cached(OpenIdConnectConfiguration Value, DateTimeOffset FetchedAt);

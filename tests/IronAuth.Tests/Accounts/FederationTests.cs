@@ -109,14 +109,22 @@ public abstract class FederationTests(string store) : IAsyncLifetime
             provider.IdToken(ClientId, subject, Now, notBefore: Now + TimeSpan.FromMinutes(5), lifetime: TimeSpan.FromMinutes(10)),
             // Another issuer.
             provider.IdToken(ClientId, subject, Now, issuer: "https://elsewhere.example"),
+            // The provider's access tokens (same issuer, keys and audience), and tokens issued to another party (OIDC Core
+            // §3.1.3.7: azp must be the client; with several audiences, there must be one).
+            provider.IdToken(ClientId, subject, Now, extraClaims: new Dictionary<string, object> { ["scp"] = "User.Read" }),
+            provider.IdToken(ClientId, subject, Now, type: "at+jwt"),
+            provider.IdToken(ClientId, subject, Now, extraClaims: new Dictionary<string, object> { ["azp"] = "another-client" }),
+            provider.IdToken(ClientId, subject, Now, extraClaims: new Dictionary<string, object> { ["aud"] = new[] { ClientId, "another-api" } }),
             // Unsigned, and not a token at all.
             string.Join('.', provider.IdToken(ClientId, subject, Now).Split('.')[..2]) + ".",
             "not-a-token",
         };
 
-        foreach (var token in bad)
+        for (var i = 0; i < bad.Length; i++)
         {
-            await (await SignInAsync(token)).AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_id_token");
+            var response = await SignInAsync(bad[i]);
+            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"bad token {i}: {response.StatusCode}");
+            await response.AssertProblemAsync(HttpStatusCode.Unauthorized, "invalid_id_token");
         }
 
         // The good one still works: nothing above was a server error or poisoned the cache.

@@ -92,9 +92,16 @@ internal sealed class OpenIdProvider : IAsyncDisposable
         TimeSpan? lifetime = null,
         RsaSecurityKey? signWith = null,
         string? issuer = null,
-        DateTimeOffset? notBefore = null)
+        DateTimeOffset? notBefore = null,
+        IDictionary<string, object>? extraClaims = null,
+        string? type = null)
     {
         var claims = new Dictionary<string, object> { ["sub"] = subject, ["name"] = "Federated Person" };
+        foreach (var (name, value) in extraClaims ?? new Dictionary<string, object>())
+        {
+            claims[name] = value;
+        }
+
         if (email is not null)
         {
             claims["email"] = email;
@@ -104,12 +111,14 @@ internal sealed class OpenIdProvider : IAsyncDisposable
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = issuer ?? Authority,
-            Audience = audience,
+            // An "aud" among the extra claims (several audiences) replaces the single one.
+            Audience = claims.ContainsKey("aud") ? null : audience,
             IssuedAt = now.UtcDateTime,
             NotBefore = (notBefore ?? now).UtcDateTime,
             Expires = (now + (lifetime ?? TimeSpan.FromMinutes(5))).UtcDateTime,
             Claims = claims,
             SigningCredentials = new SigningCredentials(signWith ?? key, SecurityAlgorithms.RsaSha256),
+            TokenType = type,
         });
     }
 
