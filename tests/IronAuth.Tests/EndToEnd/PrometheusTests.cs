@@ -97,8 +97,9 @@ public sealed class PrometheusTests
         {
             try
             {
-                var answer = await (await api.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(query))).ReadJsonAsync();
-                if (answer["data"]?["result"] is JsonArray { Count: > 0 } result)
+                // Until it is ready, Prometheus answers 503 with a plain-text body ("Service Unavailable").
+                var response = await api.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(query));
+                if (response.IsSuccessStatusCode && (await response.ReadJsonAsync())["data"]?["result"] is JsonArray { Count: > 0 } result)
                 {
                     last = double.Parse(result[0]!["value"]![1]!.GetValue<string>(), CultureInfo.InvariantCulture);
                     if (last >= expected)
