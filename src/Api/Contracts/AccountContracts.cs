@@ -24,13 +24,13 @@ public sealed record EmailRequest
     public required string Email { get; init; }
 }
 
-/// <summary>A TOTP, or a recovery code where one is accepted.</summary>
 /// <summary>POST /auth/mfa/totp: the signed-in user proves its password before enrolling an authenticator.</summary>
 public sealed record TotpBeginRequest
 {
     public required string CurrentPassword { get; init; }
 }
 
+/// <summary>A TOTP, or a recovery code where one is accepted.</summary>
 public sealed record MfaCodeRequest
 {
     public required string Code { get; init; }

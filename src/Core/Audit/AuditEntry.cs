@@ -52,7 +52,6 @@ public static class AuditActions
     public const string UserRoleChanged = "user.role_changed";
     public const string PasswordChanged = "user.password_changed";
     public const string PasswordChangeFailed = "user.password_change_failed";
-
     public const string EmailChangeFailed = "user.email_change_failed";
     public const string PasswordResetIssued = "user.password_reset_issued";
     public const string PasswordReset = "user.password_reset";

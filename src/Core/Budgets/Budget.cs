@@ -39,8 +39,10 @@ public sealed record Budget
     /// <summary>The provider named with the attached credential, if one is attached; the credential itself is never here.</summary>
     public string? Provider { get; init; }
 
-    /// <summary>allocation − spent − the unspent parts of open leases; negative after overruns or a lowered allocation.</summary>
-    /// <summary>What is left to grant (negative after an overrun), computed wide so that a saturated spend cannot wrap it.</summary>
+    /// <summary>
+    /// allocation − spent − the unspent parts of open leases; negative after overruns or a lowered allocation. Computed
+    /// wide, so that a saturated spend cannot wrap it.
+    /// </summary>
     public long AvailableMicros => (long)Int128.Clamp((Int128)AllocationMicros - SpentMicros - ReservedMicros, long.MinValue, long.MaxValue);
 
     public bool TokensExhausted => LlmTokens is { } cap && SpentTokens >= cap;
