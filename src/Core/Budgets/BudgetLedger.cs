@@ -129,6 +129,16 @@ public static class BudgetLedger
         return new ReportDecision(after, updated, updated.IsOpenAt(now) ? updated.UnspentMicros : 0, overrun);
     }
 
+    /// <summary>
+    /// A report whose <c>report_id</c> the budget already counted, for the lease <paramref name="earlierLeaseId"/>: a
+    /// retry of it (same lease) answers as then and counts nothing more; the same id on another lease is refused
+    /// (<see cref="BudgetRefusal.ReportIdTaken"/>), never taken for a retry.
+    /// </summary>
+    public static LeaseReportResult Repeated(Budget budget, Lease lease, string? earlierLeaseId, bool earlierOverrun, DateTimeOffset now) =>
+        earlierLeaseId is not null && earlierLeaseId != lease.Id
+            ? LeaseReportResult.Refused(BudgetRefusal.ReportIdTaken)
+            : new LeaseReportResult(BudgetRefusal.None, lease.IsOpenAt(now) ? lease.UnspentMicros : 0, budget.AvailableMicros, earlierOverrun, Duplicate: true);
+
     /// <summary>Closes an open lease for <paramref name="reason"/>: its unspent part returns to the budget.</summary>
     public static (Budget Budget, Lease Lease, long Returned) Close(Budget budget, Lease lease, DateTimeOffset now, string reason)
     {

@@ -288,15 +288,9 @@ public sealed class SqliteBudgetStore : IBudgetStore, IAsyncDisposable
             .Bind("@budget_id", caller.BudgetId)
             .Bind("@report_id", request.ReportId)
             .Single(r => ((bool Overrun, string LeaseId)?)(raw.sqlite3_column_int64(r, 0) != 0, Text(r, 1)));
-        if (earlier is { LeaseId: var earlierLease } && earlierLease != lease.Id)
+        if (earlier is var (overrun, earlierLease))
         {
-            return LeaseReportResult.Refused(BudgetRefusal.ReportIdTaken);
-        }
-
-        if (earlier is { Overrun: var overrun })
-        {
-            // A retry of a report already counted: the same answer as then, counted nothing more.
-            return new LeaseReportResult(BudgetRefusal.None, lease.IsOpenAt(caller.Now) ? lease.UnspentMicros : 0, budget!.AvailableMicros, overrun, Duplicate: true);
+            return BudgetLedger.Repeated(budget!, lease, earlierLease, overrun, caller.Now);
         }
 
         var decision = BudgetLedger.Report(budget!, lease, request.Tokens, request.CostMicros, caller.Now);

@@ -424,12 +424,7 @@ public sealed class TableBudgetStore(TableStorage storage) : IBudgetStore
 
             if (rows.GetValueOrDefault(reportKey) is { } earlier)
             {
-                if (earlier.GetString("LeaseId") is { } earlierLease && earlierLease != lease.Id)
-                {
-                    return LeaseReportResult.Refused(BudgetRefusal.ReportIdTaken);
-                }
-
-                return new LeaseReportResult(BudgetRefusal.None, lease.IsOpenAt(caller.Now) ? lease.UnspentMicros : 0, budget!.AvailableMicros, earlier.GetBoolean("Overrun") ?? false, Duplicate: true);
+                return BudgetLedger.Repeated(budget!, lease, earlier.GetString("LeaseId"), earlier.GetBoolean("Overrun") ?? false, caller.Now);
             }
 
             var decision = BudgetLedger.Report(budget!, lease, request.Tokens, request.CostMicros, caller.Now);
